@@ -1,0 +1,83 @@
+"""Replies from a desk to a submitter: signed by the desk, padded, sealed to the case's
+reply key (docs/PROTOCOL.md, "Reply")."""
+
+from dataclasses import dataclass
+
+from nacl.bindings import crypto_box_seal, crypto_box_seal_open
+from nacl.exceptions import CryptoError
+
+from . import signing
+from .encoding import json_bytes, json_load
+from .errors import ProtocolError
+from .manifest import DeskPublic, Manifest
+from .padding import MESSAGE_BUCKETS, pad_message, unpad_message
+
+MAGIC = b"QLRP"
+VERSION = 1
+SEAL_OVERHEAD = 48
+STATUSES = (
+    "received",
+    "assessing",
+    "more_information_needed",
+    "action_under_way",
+    "awaiting_state_reply",
+    "closed",
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    case_id: str
+    seq: int
+    status: str
+    text: str
+    day: str
+    desk: str
+
+    def body(self) -> dict:
+        return {"v": VERSION, "kind": "reply", "case_id": self.case_id, "seq": self.seq,
+                "status": self.status, "text": self.text, "day": self.day, "desk": self.desk}
+
+
+def seal_reply(reply: Reply, desk: DeskPublic, desk_sign_secret: bytes, reply_public: bytes) -> bytes:
+    if reply.status not in STATUSES:
+        raise ProtocolError("bad_status", f"unknown status {reply.status!r}")
+    if reply.seq < 1:
+        raise ProtocolError("bad_sequence", "reply sequence numbers start at 1")
+    body = json_bytes(reply.body())
+    inner = signing.sign("reply", body, desk_sign_secret) + body
+    return MAGIC + bytes([VERSION]) + desk.key_id + crypto_box_seal(pad_message(inner), reply_public)
+
+
+def check_framing(blob: bytes) -> bytes:
+    """Key-free check the server runs on a pushed reply; returns the desk key id."""
+    if len(blob) < 13 or blob[:4] != MAGIC:
+        raise ProtocolError("bad_reply", "not a Quietline reply")
+    if blob[4] != VERSION:
+        raise ProtocolError("unsupported_version", f"reply version {blob[4]} is not supported")
+    if len(blob) - 13 - SEAL_OVERHEAD not in MESSAGE_BUCKETS:
+        raise ProtocolError("bad_reply", "reply size is not a padding bucket")
+    return blob[5:13]
+
+
+def open_reply(blob: bytes, manifest: Manifest, reply_public: bytes, reply_secret: bytes, case_id: str) -> Reply:
+    """Decrypt with the case's reply key and check the desk's signature against the manifest."""
+    desk = manifest.desk_by_key_id(check_framing(blob))
+    try:
+        padded = crypto_box_seal_open(blob[13:], reply_public, reply_secret)
+    except CryptoError as exc:
+        raise ProtocolError("decryption_failed", "reply was tampered with or not for this case") from exc
+    inner = unpad_message(padded)
+    body_bytes = inner[signing.SIGNATURE_BYTES :]
+    signing.verify("reply", body_bytes, inner[: signing.SIGNATURE_BYTES], desk.sign_public)
+    body = json_load(body_bytes, what="reply")
+    if body.get("v") != VERSION or body.get("kind") != "reply":
+        raise ProtocolError("bad_reply", "reply body has the wrong version or kind")
+    if body.get("case_id") != case_id:
+        raise ProtocolError("wrong_case", "reply belongs to another case")
+    if body.get("desk") != desk.id:
+        raise ProtocolError("bad_reply", "reply names another desk than the one that signed it")
+    reply = Reply(case_id, body.get("seq"), body.get("status"), body.get("text"), body.get("day"), desk.id)
+    if not isinstance(reply.seq, int) or reply.seq < 1 or reply.status not in STATUSES or not isinstance(reply.text, str):
+        raise ProtocolError("bad_reply", "reply body is malformed")
+    return reply
