@@ -1,0 +1,43 @@
+# Quietline: `make run` starts a local instance, `make test` runs every test.
+# Both install what they need first; nothing is downloaded but registry packages.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install python-deps web-deps chromium dev-keys clean
+
+run: install dev-keys
+	@echo "Quietline is starting: open http://127.0.0.1:8470/ (Ctrl-C stops it)"
+	$(BIN)/quietline serve --host 127.0.0.1 --port 8470
+
+test: install chromium
+	$(BIN)/pytest
+
+install: python-deps web-deps
+
+python-deps: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# Third-party browser code comes only from the npm registry, pinned in package-lock.json,
+# and is copied into the ignored client_web/vendor/ (served from our own origin).
+web-deps: client_web/vendor/.installed
+client_web/vendor/.installed: client_web/package.json client_web/package-lock.json client_web/scripts/vendor.mjs
+	cd client_web && npm ci --no-audit --no-fund --loglevel=error
+	node client_web/scripts/vendor.mjs
+	touch $@
+
+# Debian's Chromium for the real-browser tests; Playwright never downloads a browser here.
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+dev-keys: python-deps
+	$(BIN)/quietline keys dev
+
+clean:
+	rm -rf $(VENV) client_web/node_modules client_web/vendor var keys/dev
