@@ -1,0 +1,52 @@
+// The returning submitter: the case key is parsed and turned into keys in memory only;
+// replies are opened and their desk signatures checked in the page; follow-ups are
+// signed with the case key and sealed to the desks like a report.
+
+import { request } from './api.js';
+import { loadTrust } from './trust.js';
+import { uploadAll } from './uploader.js';
+import { today } from './day.js';
+import { loadSodium } from '../sodium.js';
+import * as casekey from '../casekey.js';
+import { deriveCaseKeys, caseId } from '../kdf.js';
+import { seal } from '../envelope.js';
+import { openReply } from '../reply.js';
+import { b64decode, b64encode } from '../encoding.js';
+
+export async function openCase(keyText) {
+  await loadSodium();
+  const key = casekey.parse(keyText);
+  const keys = deriveCaseKeys(key);
+  const { manifest } = await loadTrust();
+  const found = await request('POST', '/api/v1/cases/lookup', { json: { lookup: b64encode(keys.lookup) } });
+  const expectedId = caseId(keys.lookup);
+  const replies = [];
+  const refused = [];
+  for (const item of found.replies) {
+    try {
+      replies.push(openReply(b64decode(item.blob), manifest, keys.replyPublic, keys.replySecret, expectedId));
+    } catch (error) {
+      refused.push(error.code || 'generic');
+    }
+  }
+  replies.sort((a, b) => a.seq - b.seq);
+  return { keys, caseId: expectedId, day: found.day, replies, refused, manifest };
+}
+
+export async function sendFollowup(session, { text, files }, progress) {
+  const attachments = await uploadAll(files, progress.file);
+  progress.report();
+  const body = {
+    v: 1,
+    kind: 'followup',
+    case_id: session.caseId,
+    id: Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(''),
+    day: today(),
+    text,
+    attachments,
+  };
+  const envelope = seal('followup', body, session.keys.signSecret, session.manifest.desks);
+  return request('POST', '/api/v1/cases/followups', {
+    json: { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) },
+  });
+}
