@@ -26,7 +26,7 @@ PREFIX = struct.Struct(">8sBBI")
 MAX_HEADER = 16 * 1024 * 1024
 MAX_BLOBS = 1_000_000
 DIGEST_BYTES = 32
-BUNDLE_ID = re.compile(r"^[0-9a-f]{32}$")
+BUNDLE_ID = re.compile(r"^[0-9a-f]{32}$")  # used with fullmatch (no trailing newline)
 _READ = 1024 * 1024
 
 
@@ -111,7 +111,10 @@ def read_bundle(fileobj: BinaryIO, direction: str, manifest: Manifest | None = N
     header_bytes = fileobj.read(header_length)
     if len(header_bytes) != header_length:
         raise ProtocolError("truncated", "bundle ended inside its header")
-    header = json_load(header_bytes, what="bundle header")
+    try:
+        header = json_load(header_bytes, what="bundle header")
+    except ProtocolError as exc:  # a damaged header is a bad bundle, like every other framing fault
+        raise ProtocolError("bad_bundle", exc.message) from exc
     sizes = header.get("blobs")
     if (
         not isinstance(sizes, list)
@@ -119,7 +122,7 @@ def read_bundle(fileobj: BinaryIO, direction: str, manifest: Manifest | None = N
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes)
     ):
         raise ProtocolError("bad_bundle", "bundle header lists invalid blob sizes")
-    if header.get("v") != VERSION or not BUNDLE_ID.match(str(header.get("bundle_id", ""))):
+    if header.get("v") != VERSION or not BUNDLE_ID.fullmatch(str(header.get("bundle_id", ""))):
         raise ProtocolError("bad_bundle", "bundle header lacks a version or bundle id")
 
     digest = _digest()

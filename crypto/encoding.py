@@ -32,7 +32,11 @@ def json_bytes(value: Any) -> bytes:
 def json_load(data: bytes, *, what: str) -> dict:
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers UnicodeDecodeError, JSONDecodeError and integers longer than
+        # Python's int/str digit limit; RecursionError, deeply nested arrays or objects.
+        # Both can come from untrusted bytes (an anonymous submitter's envelope body, a
+        # bundle header before its digest is checked), so they must be ProtocolErrors.
         raise ProtocolError("bad_json", f"{what} is not UTF-8 JSON") from exc
     if not isinstance(value, dict):
         raise ProtocolError("bad_json", f"{what} must be a JSON object")

@@ -14,8 +14,8 @@ FORMAT = "quietline.manifest"
 VERSION = 1
 KEY_ID_LABEL = b"quietline/desk-key-id/v1"
 FINGERPRINT_LABEL = b"quietline/fingerprint/v1"
-DESK_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DESK_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")  # used with fullmatch: Python's $ also matches before a final "\n"
+DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # used with fullmatch: no trailing newline, ASCII digits only
 MAX_DESKS = 16
 
 
@@ -94,15 +94,16 @@ def _parse_body(body: dict) -> Manifest:
     desks = body.get("desks")
     if not isinstance(desks, list) or not 1 <= len(desks) <= MAX_DESKS:
         raise ProtocolError("bad_manifest", f"a manifest lists 1 to {MAX_DESKS} desks")
+    if not all(isinstance(d, dict) and isinstance(d.get("id"), str) for d in desks):
+        raise ProtocolError("bad_manifest", "every desk is an object with a string id")
     parsed = tuple(
         DeskPublic(
-            id=str(d.get("id")),
+            id=d["id"],
             name=str(d.get("name", "")),
             box_public=b64decode(d.get("box_pk"), field="desk box key", length=32),
             sign_public=b64decode(d.get("sign_pk"), field="desk signing key", length=32),
         )
         for d in desks
-        if isinstance(d, dict)
     )
     manifest = Manifest(org=str(body.get("org", "")), issued=str(body.get("issued", "")), desks=parsed)
     _check(manifest)
@@ -110,13 +111,15 @@ def _parse_body(body: dict) -> Manifest:
 
 
 def _check(manifest: Manifest) -> None:
-    if not DAY.match(manifest.issued):
+    if not DAY.fullmatch(manifest.issued):
         raise ProtocolError("bad_manifest", "manifest issue day must be YYYY-MM-DD")
     if not 1 <= len(manifest.desks) <= MAX_DESKS:
         raise ProtocolError("bad_manifest", f"a manifest lists 1 to {MAX_DESKS} desks")
     ids = [d.id for d in manifest.desks]
-    if len(set(ids)) != len(ids) or not all(DESK_ID.match(i) for i in ids):
+    if len(set(ids)) != len(ids) or not all(DESK_ID.fullmatch(i) for i in ids):
         raise ProtocolError("bad_manifest", "desk ids must be unique lowercase slugs")
-    key_ids = [d.key_id for d in manifest.desks]
-    if len(set(key_ids)) != len(key_ids):
-        raise ProtocolError("bad_manifest", "two desks share a key")
+    # No two desks share a key: not the pair (key id), nor either key on its own.
+    for keys in ([d.key_id for d in manifest.desks], [d.box_public for d in manifest.desks],
+                 [d.sign_public for d in manifest.desks]):
+        if len(set(keys)) != len(keys):
+            raise ProtocolError("bad_manifest", "two desks share a key")
