@@ -1,0 +1,225 @@
+"""`quietline ws`: the focal point's commands on the air-gapped workstation."""
+
+import json
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from crypto.desk import DeskKeys
+from crypto.manifest import DESK_ID
+from crypto.reply import STATUSES
+
+from .cases import STORED, case_detail, extract_attachments, find_case, list_cases
+from .errors import CommandGroup, WorkstationError, printable
+from .exporter import export_bundle
+from .importer import import_bundle
+from .keys_cli import REPO_ROOT, write_desk_public
+from .replies import write_reply
+from .vault import KDF_PROFILES, Vault
+
+VAULT_ENV = "QUIETLINE_VAULT"
+PASSPHRASE_ENV = "QUIETLINE_VAULT_PASSPHRASE"
+DEFAULT_VAULT = "var/dev/vault"  # under the repository root, like the server's defaults
+
+
+def read_passphrase(*, confirm: bool = False) -> str:
+    """From $QUIETLINE_VAULT_PASSPHRASE, else asked for without echo."""
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase:
+        return passphrase
+    return click.prompt("Vault passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+class WsContext:
+    def __init__(self, vault_path: Path):
+        self.vault_path = vault_path
+        self._vault: Vault | None = None
+
+    def vault(self) -> Vault:
+        if self._vault is None:
+            self._vault = Vault.open(self.vault_path, read_passphrase())
+        return self._vault
+
+    def close(self) -> None:
+        if self._vault is not None:
+            self._vault.close()
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _text(value: object) -> Text:
+    """Anything from a report, shown literally: no markup, no terminal control."""
+    return Text(printable(value))
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--vault",
+    "vault_path",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar=VAULT_ENV,
+    default=REPO_ROOT / DEFAULT_VAULT,
+    show_default=DEFAULT_VAULT,
+    help=f"The vault directory (or ${VAULT_ENV}).",
+)
+@click.pass_context
+def ws(ctx: click.Context, vault_path: Path) -> None:
+    """The air-gapped workstation: vault, import, cases, replies, export.
+
+    The passphrase comes from $QUIETLINE_VAULT_PASSPHRASE or is asked for."""
+    state = WsContext(vault_path)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@ws.command()
+@click.option("--desk-id", required=True, help="The desk's id in the manifest (a lowercase slug).")
+@click.option("--name", required=True, help="The desk's name people see.")
+@click.option(
+    "--public-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the desk's public keys for the manifest [default: <vault>/../<desk-id>.public.json].",
+)
+@click.option(
+    "--kdf",
+    type=click.Choice(sorted(KDF_PROFILES)),
+    envvar="QUIETLINE_VAULT_KDF",
+    default="moderate",
+    show_default=True,
+    help="Argon2id cost for the passphrase; 'interactive' only for tests and development.",
+)
+@click.pass_obj
+def init(state: WsContext, desk_id: str, name: str, public_out: Path | None, kdf: str) -> None:
+    """Create the vault and the desk's key pairs."""
+    if not DESK_ID.fullmatch(desk_id):
+        raise WorkstationError("a desk id is 1 to 32 lowercase letters, digits and dashes", code="bad_desk_id")
+    public_out = public_out or state.vault_path.parent / f"{desk_id}.public.json"
+    if public_out.exists():
+        raise WorkstationError(f"{public_out} already exists; not overwriting it")
+    passphrase = read_passphrase(confirm=True)
+    desk = DeskKeys.generate(desk_id, name)
+    Vault.create(state.vault_path, passphrase, desk, kdf=kdf).close()
+    write_desk_public(desk, public_out)
+    click.echo(f"vault created at {state.vault_path} for desk {desk_id} ({kdf} passphrase hashing)")
+    click.echo(f"desk public keys for the manifest: {public_out}")
+
+
+@ws.command("import")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.pass_obj
+def import_cmd(state: WsContext, bundle: Path) -> None:
+    """Verify an inbound bundle and import what it carries."""
+    result = import_bundle(state.vault(), bundle)
+    note = " (imported before; nothing new expected)" if result.seen_before else ""
+    click.echo(f"bundle {result.bundle_id} of {result.day}{note}")
+    for kind, label in (("report", "reports"), ("followup", "follow-ups"), ("attachment", "attachments")):
+        click.echo(f"  {label}: {result.new[kind]} new, {result.already[kind]} already in the vault")
+    if result.confirmed_bundles:
+        click.echo(f"  outbound bundles confirmed by the server: {result.confirmed_bundles}")
+    for refusal in result.refused:
+        click.echo(f"  REFUSED {refusal.item}: {refusal.code}: {printable(refusal.message)}")
+    if result.refused:
+        click.echo(f"  {len(result.refused)} item(s) refused: not imported and not acknowledged, so the server keeps them.")
+
+
+@ws.command()
+@click.pass_obj
+def cases(state: WsContext) -> None:
+    """List the cases in the vault."""
+    summaries = list_cases(state.vault())
+    if not summaries:
+        click.echo("no cases in the vault")
+        return
+    table = Table(title=f"{len(summaries)} case(s)")
+    for column in ("case", "received", "country", "status", "follow-ups", "attachments"):
+        table.add_column(column, no_wrap=column != "country")
+    for s in summaries:
+        attachments = str(s.attachments) + (f" (+{s.awaiting} awaited)" if s.awaiting else "")
+        table.add_row(
+            s.case_id[:8], s.day, _text(s.country or "-"), s.status or "new", str(s.followups), attachments
+        )
+    _console().print(table)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024 or unit == "MiB":
+            return f"{n} {unit}" if unit == "B" else f"{n / 1024:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@ws.command()
+@click.argument("case")
+@click.option(
+    "--extract",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the case's attachments (decrypted) into this directory.",
+)
+@click.pass_obj
+def show(state: WsContext, case: str, extract: Path | None) -> None:
+    """Show a case: report, follow-ups, attachments and replies. CASE is its id or a prefix (4+ hex)."""
+    vault = state.vault()
+    detail = case_detail(vault, find_case(vault, case))
+    record = detail.case
+    out = _console()
+    out.print(Text(f"case {record['case_id']}", style="bold"))
+    out.print(_text(f"received {record['day']}, language {record['lang'] or '-'}, imported {record['imported']}"))
+    report = record["report"]
+    for key in sorted(k for k in report if k not in ("text", "schema")):
+        value = report[key]
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out.print(_text(f"{key.replace('_', ' ')}: {shown}"))
+    out.print(Text("\naccount", style="bold"))
+    out.print(_text(report.get("text") or "(no text)"))
+
+    names = {a["upload_id"]: a for a in detail.attachments}
+    if detail.attachments:
+        out.print(Text("\nattachments", style="bold"))
+        for a in detail.attachments:
+            where = "report" if a["parent"] == "report" else f"follow-up {a['parent']}"
+            state_text = "stored" if a["state"] == STORED else "awaited (not yet imported)"
+            out.print(_text(f"  {a['name'] or '(unnamed)'}  {a['type'] or '?'}  {_size(a['size'])}  from {where}, {state_text}"))
+    for f in detail.followups:
+        out.print(Text(f"\nfollow-up {f['seq']} ({f['day']})", style="bold"))
+        out.print(_text(f["text"] or "(no text)"))
+        for upload_id in f["attachments"]:
+            out.print(_text(f"  attachment: {names[upload_id]['name'] if upload_id in names else upload_id}"))
+    for r in detail.replies:
+        out.print(Text(f"\nreply {r['seq']} ({r['day']}), status {r['status']}, {r['state']}", style="bold"))
+        out.print(_text(r["text"]))
+    if extract is not None:
+        written = extract_attachments(vault, detail, extract)
+        out.print(Text(f"\n{len(written)} attachment(s) written to {extract}", style="bold"))
+        for attachment, path in written:
+            out.print(_text(f"  {path}  ({_size(attachment['size'])})"))
+
+
+@ws.command()
+@click.argument("case")
+@click.option("--status", required=True, type=click.Choice(STATUSES), help="The case's status as the submitter sees it.")
+@click.option("--message", required=True, help="The reply's text.")
+@click.pass_obj
+def reply(state: WsContext, case: str, status: str, message: str) -> None:
+    """Write a signed, encrypted reply to a case (sent with the next export)."""
+    vault = state.vault()
+    record = write_reply(vault, find_case(vault, case)["case_id"], status, message)
+    click.echo(f"reply {record['seq']} to case {record['case_id'][:8]} ({status}) stored; it leaves with the next export")
+
+
+@ws.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The bundle file to write.")
+@click.pass_obj
+def export(state: WsContext, out: Path) -> None:
+    """Write an outbound bundle with every reply and acknowledgement the server has not confirmed."""
+    result = export_bundle(state.vault(), out)
+    if result is None:
+        click.echo("nothing to export: every reply and acknowledgement is confirmed by the server")
+        return
+    click.echo(f"bundle {result.bundle_id}: {result.replies} reply(ies), {result.acks} acknowledgement(s) -> {result.path}")
