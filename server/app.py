@@ -1,0 +1,83 @@
+"""The FastAPI application: `create_app(settings)`.
+
+Startup refuses to run with a deployment file, manifest, desk tokens file or database
+schema that is missing or invalid: the manifest must verify against the root key that the
+deployment file pins.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+
+from fastapi import FastAPI
+
+from .context import AppContext, load_deployment, load_manifest
+from .errors import CatchAllMiddleware, install_error_handlers
+from .ids import utc_today
+from .routes import desk, followups, intake, meta, status, uploads
+from .security.desk_auth import DeskAuthenticator
+from .security.headers import SecurityHeadersMiddleware
+from .security.limits import JsonBodyLimitMiddleware
+from .settings import Settings
+from .static import ClientFiles
+from .storage.blobs import LocalBlobStore
+from .storage.db import Database
+from .storage.migrate import check_schema
+
+DESCRIPTION = (
+    "End-to-end encrypted reporting channel. The server stores only ciphertext and anonymous "
+    "case indexes. Every error body is {\"error\": {\"code\", \"message\"}}; see docs/API.md."
+)
+
+
+def create_app(settings: Settings | None = None, *, today: Callable[[], date] = utc_today) -> FastAPI:
+    settings = settings or Settings()
+    deployment_bytes, root_pk = load_deployment(settings.deployment)
+    manifest_bytes, manifest = load_manifest(settings.manifest, root_pk)
+    desk_auth = DeskAuthenticator.from_file(settings.desk_tokens, manifest)
+    if not settings.client_dir.is_dir():
+        raise RuntimeError(f"client folder {settings.client_dir} does not exist")
+    db = Database(settings.database_url)
+    try:
+        check_schema(db.engine, settings.database_url)
+    except BaseException:
+        db.dispose()
+        raise
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        blobs=LocalBlobStore(settings.blob_dir),
+        manifest=manifest,
+        manifest_bytes=manifest_bytes,
+        deployment_bytes=deployment_bytes,
+        desk_auth=desk_auth,
+        today=today,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Quietline",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for module in (meta, uploads, intake, status, followups, desk):
+        app.include_router(module.router)
+    # Last, so every API route takes precedence over a file of the same name.
+    app.mount("/", ClientFiles(directory=settings.client_dir, html=True), name="client")
+
+    # Outermost last: headers wrap everything, including the 500 and 413 responses.
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

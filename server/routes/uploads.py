@@ -1,0 +1,52 @@
+"""Attachment uploads: create, send chunks (streamed, capped at one chunk), resume."""
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from crypto.attachment import CHUNK_CIPHERTEXT
+
+from ..context import AppContext, get_ctx
+from ..errors import ApiError
+from ..schemas import UploadCreate, UploadCreated, UploadStatus, errors
+from ..security.limits import declared_length
+from ..uploads import check_chunk_size, check_chunk_target, create_upload, store_chunk, upload_state
+
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+
+_OCTETS = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}
+
+
+@router.post("", status_code=201, response_model=UploadCreated, responses=errors(400, 413, 422))
+def post_upload(body: UploadCreate, ctx: AppContext = Depends(get_ctx)) -> UploadCreated:
+    state = create_upload(ctx, body.chunks)
+    return UploadCreated(upload_id=state.upload_id, chunks=state.chunks, chunk_bytes=CHUNK_CIPHERTEXT)
+
+
+@router.put(
+    "/{upload_id}/chunks/{index}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(400, 404, 409, 422),
+    openapi_extra={"requestBody": _OCTETS},
+)
+async def put_chunk(upload_id: str, index: int, request: Request) -> Response:
+    ctx: AppContext = request.app.state.ctx
+    await run_in_threadpool(check_chunk_target, ctx, upload_id, index)
+    length = declared_length(request.scope)
+    if length == -1:
+        raise ApiError(400, "bad_request", "Content-Length is malformed")
+    if length is not None:
+        check_chunk_size(length)
+    data = bytearray()
+    async for piece in request.stream():
+        data += piece
+        if len(data) > CHUNK_CIPHERTEXT:
+            check_chunk_size(len(data))  # raises: never hold more than one chunk
+    await run_in_threadpool(store_chunk, ctx, upload_id, index, bytes(data))
+    return Response(status_code=204)
+
+
+@router.get("/{upload_id}", response_model=UploadStatus, responses=errors(404))
+def get_upload(upload_id: str, ctx: AppContext = Depends(get_ctx)) -> UploadStatus:
+    state = upload_state(ctx, upload_id)
+    return UploadStatus(upload_id=state.upload_id, chunks=state.chunks, received=state.received)

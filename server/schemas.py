@@ -1,0 +1,85 @@
+"""Request and response bodies (docs/API.md). Requests refuse unknown fields and coerce
+nothing: a string is not a number here."""
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadCreate(_Request):
+    chunks: StrictInt = Field(description="chunk count: a bucket (1, 2, 3, 4, 6, 8, 12, ...), at most max_chunks")
+
+
+class UploadCreated(BaseModel):
+    upload_id: str
+    chunks: int
+    chunk_bytes: int
+
+
+class UploadStatus(BaseModel):
+    upload_id: str
+    chunks: int
+    received: list[int]
+
+
+class CaseCreate(_Request):
+    lookup: StrictStr = Field(description="b64 of the 32-byte lookup token")
+    envelope: StrictStr = Field(description="b64 of a report envelope")
+    uploads: list[StrictStr] = Field(default_factory=list, description="upload ids this report names")
+
+
+class FollowupCreate(_Request):
+    lookup: StrictStr
+    envelope: StrictStr = Field(description="b64 of a follow-up envelope")
+    uploads: list[StrictStr] = Field(default_factory=list)
+
+
+class LookupRequest(_Request):
+    lookup: StrictStr
+
+
+class CaseCreated(BaseModel):
+    case_id: str
+    day: date
+
+
+class FollowupCreated(BaseModel):
+    seq: int
+    day: date
+
+
+class ReplyOut(BaseModel):
+    seq: int
+    day: date
+    blob: str = Field(description="b64 of the sealed reply")
+
+
+class CaseStatus(BaseModel):
+    case_id: str
+    day: date
+    replies: list[ReplyOut]
+    followups: int
+
+
+class OutboundApplied(BaseModel):
+    bundle_id: str
+    replies_stored: int
+    acks_applied: int
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def errors(*statuses: int) -> dict:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    return {status: {"model": ErrorBody} for status in statuses}

@@ -1,0 +1,1 @@
+"""Response headers, desk authentication and request limits."""

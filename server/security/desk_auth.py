@@ -1,0 +1,103 @@
+"""Desk transport authentication: `Authorization: Bearer <desk_id>.<token>`.
+
+The server keeps only an Argon2id hash of each desk's token (desk-tokens.json:
+{"desks": {"desk-1": "$argon2id$..."}}). The token moves bundles; it opens nothing.
+`hash_token` and `new_token` are also used by `quietline keys dev`.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Request
+
+from crypto.manifest import DESK_ID, Manifest
+
+from ..errors import ApiError
+
+_hasher = PasswordHasher()
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+# Argon2 verification costs ~64 MiB of memory each: bound how many run at once, so that a
+# flood of wrong tokens cannot exhaust memory.
+_VERIFY_SLOTS = threading.BoundedSemaphore(2)
+
+
+def new_token() -> str:
+    """A fresh desk transport token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The Argon2id hash to store in desk-tokens.json."""
+    return _hasher.hash(token)
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(401, "unauthorized", "a valid desk token is required")
+
+
+class DeskAuthenticator:
+    def __init__(self, hashes: dict[str, str], manifest: Manifest):
+        manifest_desks = {desk.id for desk in manifest.desks}
+        # A desk must be both in the token file and in the signed manifest.
+        self._hashes = {desk: h for desk, h in hashes.items() if desk in manifest_desks}
+        self._dummy = _hasher.hash(new_token())
+        # Tokens verified once are remembered as a keyed digest, so a syncing desk does
+        # not pay Argon2 on every request; the key lives only in this process.
+        self._cache_key = secrets.token_bytes(32)
+        self._verified: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: Path, manifest: Manifest) -> "DeskAuthenticator":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"cannot read desk tokens file {path}") from exc
+        desks = data.get("desks") if isinstance(data, dict) else None
+        if not isinstance(desks, dict) or not all(
+            isinstance(k, str) and DESK_ID.match(k) and isinstance(v, str) and v.startswith("$argon2id$")
+            for k, v in desks.items()
+        ):
+            raise RuntimeError(f'desk tokens file {path} must be {{"desks": {{desk_id: "$argon2id$..."}}}}')
+        return cls(desks, manifest)
+
+    def _digest(self, desk_id: str, token: str) -> bytes:
+        return hmac.new(self._cache_key, f"{desk_id}.{token}".encode(), hashlib.blake2b).digest()
+
+    def authenticate(self, authorization: str | None) -> str:
+        """Return the desk id, or raise 401 `unauthorized`."""
+        if not authorization:
+            raise _unauthorized()
+        scheme, _, credentials = authorization.partition(" ")
+        desk_id, dot, token = credentials.strip().partition(".")
+        if scheme.lower() != "bearer" or not dot or not DESK_ID.match(desk_id) or not _TOKEN.match(token):
+            raise _unauthorized()
+        digest = self._digest(desk_id, token)
+        with self._lock:
+            if digest in self._verified:
+                return desk_id
+        stored = self._hashes.get(desk_id)
+        with _VERIFY_SLOTS:
+            try:
+                # An unknown desk costs the same as a wrong token.
+                _hasher.verify(stored or self._dummy, token)
+            except (VerificationError, InvalidHashError):
+                raise _unauthorized() from None
+        if stored is None:
+            raise _unauthorized()
+        with self._lock:
+            self._verified.add(digest)
+        return desk_id
+
+
+def require_desk(request: Request) -> str:
+    """FastAPI dependency: the authenticated desk id. (Sync: Argon2 runs in the threadpool.)"""
+    authenticator: DeskAuthenticator = request.app.state.ctx.desk_auth
+    return authenticator.authenticate(request.headers.get("authorization"))

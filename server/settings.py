@@ -1,0 +1,77 @@
+"""Server settings, read from QUIETLINE_* environment variables (docs/DEVELOPMENT.md).
+
+Relative paths (and a relative SQLite file in the database URL) are resolved against the
+repository root, so `quietline serve` behaves the same from any working directory.
+"""
+
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crypto.envelope import AEAD_TAG, ENTRY_BYTES, MAX_RECIPIENTS, NONCE_BYTES
+from crypto.padding import MAX_MESSAGE
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The largest envelope parse_header can accept: 16 recipients and a 1 MiB padded body.
+MAX_ENVELOPE_BYTES = 7 + MAX_RECIPIENTS * ENTRY_BYTES + NONCE_BYTES + MAX_MESSAGE + AEAD_TAG
+
+
+def resolve_path(path: Path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def resolve_database_url(url: str) -> str:
+    """`sqlite:///relative/file.db` is made absolute under the repository root."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            rest = url[len(prefix) :]
+            if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
+                return prefix + str(REPO_ROOT / rest)
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUIETLINE_", extra="ignore")
+
+    database_url: str = "sqlite:///var/dev/quietline.db"
+    blob_dir: Path = Path("var/dev/blobs")
+    manifest: Path = Path("keys/dev/manifest.json")
+    deployment: Path = Path("keys/dev/deployment.json")
+    desk_tokens: Path = Path("var/dev/desk-tokens.json")
+    client_dir: Path = Path("client_web")
+
+    # Limits. max_chunks 4096 x 256 KiB = 1 GiB per attachment.
+    max_chunks: int = 4096
+    max_uploads_per_envelope: int = 20
+    max_envelope_bytes: int = MAX_ENVELOPE_BYTES
+    max_outbound_bundle_bytes: int = 64 * 1024 * 1024
+    # Uploads never filed with a report or follow-up are purged once they are older than
+    # this many whole days (so every upload gets at least this long to be filed).
+    orphan_upload_days: int = 1
+
+    @field_validator("blob_dir", "manifest", "deployment", "desk_tokens", "client_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return resolve_path(value)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _absolute_sqlite(cls, value: str) -> str:
+        return resolve_database_url(value)
+
+    @field_validator("max_chunks", "max_uploads_per_envelope", "max_envelope_bytes", "max_outbound_bundle_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("limits must be positive")
+        return value
+
+    @property
+    def max_json_bytes(self) -> int:
+        """Cap on a JSON request body: a base64 envelope at the size limit, a lookup token
+        and a full list of upload ids, with room for the JSON around them."""
+        envelope_b64 = 4 * -(-self.max_envelope_bytes // 3)
+        return envelope_b64 + self.max_uploads_per_envelope * 40 + 4096

@@ -1,0 +1,32 @@
+"""The browser client, served as static files from settings.client_dir."""
+
+import mimetypes
+from pathlib import PurePosixPath
+
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+# Types the client needs exactly (X-Content-Type-Options: nosniff is strict about them).
+for _type, _ext in (
+    ("text/javascript", ".js"),
+    ("text/javascript", ".mjs"),
+    ("application/wasm", ".wasm"),
+    ("application/json", ".json"),
+    ("application/manifest+json", ".webmanifest"),
+    ("text/css", ".css"),
+    ("image/svg+xml", ".svg"),
+):
+    mimetypes.add_type(_type, _ext)
+
+# Never served even if present in the client folder: build inputs and dotfiles.
+HIDDEN = {"node_modules", "package.json", "package-lock.json", "tests", "test"}
+
+
+class ClientFiles(StaticFiles):
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        parts = PurePosixPath(path.replace("\\", "/")).parts
+        if any(part.startswith(".") or part in HIDDEN for part in parts):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)

@@ -1,0 +1,113 @@
+"""The server's whole database: anonymous case indexes, ciphertext, and days.
+
+No column holds an address, a user agent or a time finer than a day; a test checks it.
+Ciphertext bodies of reports and follow-ups live here (at most ~1 MiB each) and are set
+to NULL once the desk acknowledges them; attachment chunks live in the blob store.
+"""
+
+from datetime import date
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+HEX32 = String(32)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Case(Base):
+    """A case, known only by case_id = BLAKE2b(lookup): the server cannot derive the lookup."""
+
+    __tablename__ = "cases"
+
+    case_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    created_day: Mapped[date] = mapped_column(Date)
+    # The report envelope until the desk acknowledges it, then NULL.
+    report_envelope: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Followup(Base):
+    __tablename__ = "followups"
+    __table_args__ = (CheckConstraint("seq >= 1", name="seq_positive"),)
+
+    case_id: Mapped[str] = mapped_column(HEX32, ForeignKey("cases.case_id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_day: Mapped[date] = mapped_column(Date)
+    envelope: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Upload(Base):
+    """An attachment's chunk upload. Filed (case_id set, and followup_seq for a follow-up)
+    in the same transaction as the envelope naming it; acked once the desk imported it."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        CheckConstraint("chunks >= 1", name="chunks_positive"),
+        ForeignKeyConstraint(
+            ["case_id", "followup_seq"],
+            ["followups.case_id", "followups.seq"],
+            name="fk_uploads_followup",
+        ),
+        Index("ix_uploads_case", "case_id", "followup_seq"),
+        Index("ix_uploads_created_day", "created_day"),
+    )
+
+    upload_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    chunks: Mapped[int] = mapped_column(Integer)
+    created_day: Mapped[date] = mapped_column(Date)
+    case_id: Mapped[str | None] = mapped_column(HEX32, ForeignKey("cases.case_id"), nullable=True)
+    followup_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    acked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class UploadChunk(Base):
+    """Which chunks of an upload have arrived (the bytes are in the blob store)."""
+
+    __tablename__ = "upload_chunks"
+
+    upload_id: Mapped[str] = mapped_column(HEX32, ForeignKey("uploads.upload_id"), primary_key=True)
+    index: Mapped[int] = mapped_column("chunk_index", Integer, primary_key=True, autoincrement=False)
+
+
+class Reply(Base):
+    """A desk's reply, sealed to the case's reply key; the server checked only its framing."""
+
+    __tablename__ = "replies"
+    __table_args__ = (CheckConstraint("seq >= 1", name="seq_positive"),)
+
+    case_id: Mapped[str] = mapped_column(HEX32, ForeignKey("cases.case_id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    created_day: Mapped[date] = mapped_column(Date)
+
+
+class OutboundBundle(Base):
+    """Outbound bundles applied, kept to refuse replays and to confirm them to the desk."""
+
+    __tablename__ = "outbound_bundles"
+
+    bundle_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    desk_id: Mapped[str] = mapped_column(String(32), index=True)
+    applied_day: Mapped[date] = mapped_column(Date)
