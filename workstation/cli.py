@@ -125,7 +125,7 @@ def import_cmd(state: WsContext, bundle: Path) -> None:
     for refusal in result.refused:
         click.echo(f"  REFUSED {refusal.item}: {refusal.code}: {printable(refusal.message)}")
     if result.refused:
-        click.echo(f"  {len(result.refused)} item(s) refused: not imported and not acknowledged, so the server keeps them.")
+        click.echo(f"  {plural(len(result.refused), 'item')} refused: not imported and not acknowledged, so the server keeps them.")
 
 
 @ws.command()
@@ -136,7 +136,7 @@ def cases(state: WsContext) -> None:
     if not summaries:
         click.echo("no cases in the vault")
         return
-    table = Table(title=f"{len(summaries)} case(s)")
+    table = Table(title=plural(len(summaries), "case"))
     for column in ("case", "received", "country", "status", "follow-ups", "attachments"):
         table.add_column(column, no_wrap=column != "country")
     for s in summaries:
@@ -148,11 +148,15 @@ def cases(state: WsContext) -> None:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024 or unit == "MiB":
-            return f"{n} {unit}" if unit == "B" else f"{n / 1024:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else words or word + 's'}"
 
 
 @ws.command()
@@ -196,7 +200,7 @@ def show(state: WsContext, case: str, extract: Path | None) -> None:
         out.print(_text(r["text"]))
     if extract is not None:
         written = extract_attachments(vault, detail, extract)
-        out.print(Text(f"\n{len(written)} attachment(s) written to {extract}", style="bold"))
+        out.print(Text(f"\n{plural(len(written), 'attachment')} written to {extract}", style="bold"))
         for attachment, path in written:
             out.print(_text(f"  {path}  ({_size(attachment['size'])})"))
 
@@ -222,4 +226,7 @@ def export(state: WsContext, out: Path) -> None:
     if result is None:
         click.echo("nothing to export: every reply and acknowledgement is confirmed by the server")
         return
-    click.echo(f"bundle {result.bundle_id}: {result.replies} reply(ies), {result.acks} acknowledgement(s) -> {result.path}")
+    click.echo(
+        f"bundle {result.bundle_id}: {plural(result.replies, 'reply', 'replies')}, "
+        f"{plural(result.acks, 'acknowledgement')} -> {result.path}"
+    )
