@@ -53,11 +53,14 @@ class AttachmentSealer:
         self._next = 0
 
     def seal_chunk(self, data: bytes) -> bytes:
-        """`data` is the next CHUNK_PLAINTEXT bytes of the file (shorter or empty at the end)."""
+        """`data` is the next CHUNK_PLAINTEXT bytes of the file (shorter at its end, empty after)."""
         if self._next >= self.params.chunks:
             raise ProtocolError("too_many_chunks", "the stream is already final")
-        if len(data) > CHUNK_PLAINTEXT:
-            raise ProtocolError("bad_length", "chunk is larger than the chunk size")
+        # Exactly the declared size, cut at chunk boundaries: a file that changed while it was
+        # read would otherwise give a stream the desk cannot open (or silently truncates).
+        expected = max(0, min(CHUNK_PLAINTEXT, self.params.size - self._next * CHUNK_PLAINTEXT))
+        if len(data) != expected:
+            raise ProtocolError("bad_length", f"chunk {self._next} has {len(data)} bytes, expected {expected}")
         self._next += 1
         tag = TAG_FINAL if self._next == self.params.chunks else TAG_MESSAGE
         padded = data + bytes(CHUNK_PLAINTEXT - len(data))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from nacl.bindings import crypto_generichash_blake2b_salt_personal as _blake2b
 
 from . import signing
-from .encoding import b64decode, b64encode, json_bytes, json_load
+from .encoding import b64decode, b64encode, is_int, json_bytes, json_load
 from .errors import ProtocolError
 
 FORMAT = "quietline.manifest"
@@ -81,31 +81,42 @@ def verify_manifest(data: bytes, root_public: bytes) -> Manifest:
     outer = json_load(data, what="manifest")
     if outer.get("format") != FORMAT:
         raise ProtocolError("bad_manifest", "not a Quietline manifest")
-    if outer.get("v") != VERSION:
+    if not _is_version(outer.get("v")):
         raise ProtocolError("unsupported_version", f"manifest version {outer.get('v')!r} is not supported")
     body = b64decode(outer.get("body"), field="manifest body")
     signing.verify("manifest", body, b64decode(outer.get("signature"), field="manifest signature"), root_public)
     return _parse_body(json_load(body, what="manifest body"))
 
 
+def _is_version(value) -> bool:
+    return is_int(value) and value == VERSION
+
+
+def _parse_desk(desk) -> DeskPublic:
+    if not isinstance(desk, dict):
+        raise ProtocolError("bad_manifest", "a desk entry must be a JSON object")
+    desk_id, name = desk.get("id"), desk.get("name")
+    if not isinstance(desk_id, str) or not isinstance(name, str):
+        raise ProtocolError("bad_manifest", "a desk has a text id and name")
+    return DeskPublic(
+        id=desk_id,
+        name=name,
+        box_public=b64decode(desk.get("box_pk"), field="desk box key", length=32),
+        sign_public=b64decode(desk.get("sign_pk"), field="desk signing key", length=32),
+    )
+
+
 def _parse_body(body: dict) -> Manifest:
-    if body.get("v") != VERSION:
+    if not _is_version(body.get("v")):
         raise ProtocolError("unsupported_version", "manifest body version is not supported")
     desks = body.get("desks")
     if not isinstance(desks, list) or not 1 <= len(desks) <= MAX_DESKS:
         raise ProtocolError("bad_manifest", f"a manifest lists 1 to {MAX_DESKS} desks")
-    if not all(isinstance(d, dict) and isinstance(d.get("id"), str) for d in desks):
-        raise ProtocolError("bad_manifest", "every desk is an object with a string id")
-    parsed = tuple(
-        DeskPublic(
-            id=d["id"],
-            name=str(d.get("name", "")),
-            box_public=b64decode(d.get("box_pk"), field="desk box key", length=32),
-            sign_public=b64decode(d.get("sign_pk"), field="desk signing key", length=32),
-        )
-        for d in desks
-    )
-    manifest = Manifest(org=str(body.get("org", "")), issued=str(body.get("issued", "")), desks=parsed)
+    parsed = tuple(_parse_desk(d) for d in desks)
+    org, issued = body.get("org"), body.get("issued")
+    if not isinstance(org, str) or not isinstance(issued, str):
+        raise ProtocolError("bad_manifest", "a manifest has a text org and issue day")
+    manifest = Manifest(org=org, issued=issued, desks=parsed)
     _check(manifest)
     return manifest
 

@@ -7,9 +7,9 @@ from nacl.bindings import crypto_box_seal, crypto_box_seal_open
 from nacl.exceptions import CryptoError
 
 from . import signing
-from .encoding import json_bytes, json_load
+from .encoding import is_int, json_bytes, json_load
 from .errors import ProtocolError
-from .manifest import DeskPublic, Manifest
+from .manifest import DAY, DeskPublic, Manifest
 from .padding import MESSAGE_BUCKETS, pad_message, unpad_message
 
 MAGIC = b"QLRP"
@@ -42,7 +42,7 @@ class Reply:
 def seal_reply(reply: Reply, desk: DeskPublic, desk_sign_secret: bytes, reply_public: bytes) -> bytes:
     if reply.status not in STATUSES:
         raise ProtocolError("bad_status", f"unknown status {reply.status!r}")
-    if reply.seq < 1:
+    if not is_int(reply.seq) or reply.seq < 1:
         raise ProtocolError("bad_sequence", "reply sequence numbers start at 1")
     body = json_bytes(reply.body())
     inner = signing.sign("reply", body, desk_sign_secret) + body
@@ -71,13 +71,21 @@ def open_reply(blob: bytes, manifest: Manifest, reply_public: bytes, reply_secre
     body_bytes = inner[signing.SIGNATURE_BYTES :]
     signing.verify("reply", body_bytes, inner[: signing.SIGNATURE_BYTES], desk.sign_public)
     body = json_load(body_bytes, what="reply")
-    if body.get("v") != VERSION or body.get("kind") != "reply":
+    version = body.get("v")
+    if not (is_int(version) and version == VERSION) or body.get("kind") != "reply":
         raise ProtocolError("bad_reply", "reply body has the wrong version or kind")
     if body.get("case_id") != case_id:
         raise ProtocolError("wrong_case", "reply belongs to another case")
     if body.get("desk") != desk.id:
         raise ProtocolError("bad_reply", "reply names another desk than the one that signed it")
     reply = Reply(case_id, body.get("seq"), body.get("status"), body.get("text"), body.get("day"), desk.id)
-    if not isinstance(reply.seq, int) or reply.seq < 1 or reply.status not in STATUSES or not isinstance(reply.text, str):
+    if (
+        not is_int(reply.seq)
+        or reply.seq < 1
+        or reply.status not in STATUSES
+        or not isinstance(reply.text, str)
+        or not isinstance(reply.day, str)
+        or not DAY.fullmatch(reply.day)
+    ):
         raise ProtocolError("bad_reply", "reply body is malformed")
     return reply
