@@ -1,0 +1,74 @@
+// Replies from a desk (docs/PROTOCOL.md, "Reply"; crypto/reply.py): signed by the desk,
+// padded, sealed to the case's reply key. The page opens them with the keys derived from
+// the case key and trusts only desks in the verified manifest.
+import { ProtocolError } from './errors.js';
+import { equal, utf8 } from './bytes.js';
+import { field, isInt, jsonLoad } from './encoding.js';
+import { DAY, deskByKeyId } from './manifest.js';
+import { MESSAGE_BUCKETS, unpadMessage } from './padding.js';
+import { SIGNATURE_BYTES, verify } from './signing.js';
+import { getSodium } from './sodium.js';
+
+export const MAGIC = utf8('QLRP');
+export const VERSION = 1;
+const SEAL_OVERHEAD = 48;
+export const STATUSES = [
+  'received',
+  'assessing',
+  'more_information_needed',
+  'action_under_way',
+  'awaiting_state_reply',
+  'closed',
+];
+
+// The key-free check the server also runs; returns the signing desk's key id.
+export function checkFraming(blob) {
+  if (blob.length < 13 || !equal(blob.subarray(0, 4), MAGIC)) throw new ProtocolError('bad_reply', 'not a Quietline reply');
+  if (blob[4] !== VERSION) throw new ProtocolError('unsupported_version', `reply version ${blob[4]} is not supported`);
+  if (!MESSAGE_BUCKETS.includes(blob.length - 13 - SEAL_OVERHEAD)) {
+    throw new ProtocolError('bad_reply', 'reply size is not a padding bucket');
+  }
+  return blob.slice(5, 13);
+}
+
+// Returns {caseId, seq, status, text, day, desk} or throws ProtocolError; the checks run in
+// crypto/reply.py's order so both sides give the same code.
+export function openReply(blob, manifest, replyPublic, replySecret, caseId) {
+  const desk = deskByKeyId(manifest, checkFraming(blob));
+  let padded;
+  try {
+    padded = getSodium().crypto_box_seal_open(blob.subarray(13), replyPublic, replySecret);
+  } catch {
+    throw new ProtocolError('decryption_failed', 'reply was tampered with or not for this case');
+  }
+  const inner = unpadMessage(padded);
+  const bodyBytes = inner.subarray(SIGNATURE_BYTES);
+  verify('reply', bodyBytes, inner.subarray(0, SIGNATURE_BYTES), desk.signPublic);
+  const body = jsonLoad(bodyBytes, { what: 'reply' });
+  if (!(isInt(field(body, 'v')) && field(body, 'v') === VERSION) || field(body, 'kind') !== 'reply') {
+    throw new ProtocolError('bad_reply', 'reply body has the wrong version or kind');
+  }
+  if (field(body, 'case_id') !== caseId) throw new ProtocolError('wrong_case', 'reply belongs to another case');
+  if (field(body, 'desk') !== desk.id) {
+    throw new ProtocolError('bad_reply', 'reply names another desk than the one that signed it');
+  }
+  const reply = {
+    caseId,
+    seq: field(body, 'seq'),
+    status: field(body, 'status'),
+    text: field(body, 'text'),
+    day: field(body, 'day'),
+    desk: desk.id,
+  };
+  if (
+    !isInt(reply.seq)
+    || reply.seq < 1
+    || !STATUSES.includes(reply.status)
+    || typeof reply.text !== 'string'
+    || typeof reply.day !== 'string'
+    || !DAY.test(reply.day)
+  ) {
+    throw new ProtocolError('bad_reply', 'reply body is malformed');
+  }
+  return reply;
+}
