@@ -1,0 +1,366 @@
+// Runs every shared vector (tests/vectors/*.json, made by generate.py) against client_web/js/.
+//
+// The modules are passed in rather than imported, so the same runner serves the browser
+// (page.evaluate imports /js/*.js under the real CSP) and Node (run_node.mjs). It returns
+// {counts, failures}: counts["file/section"] is how many items of each list in each file were
+// checked, which the Python side compares with the section lengths so that nothing is skipped.
+
+export const FILES = ['encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope', 'attachment', 'reply'];
+
+export async function fetchVectors(base) {
+  const vectors = {};
+  for (const name of FILES) {
+    const response = await fetch(`${base}${name}.json`);
+    if (!response.ok) throw new Error(`${name}.json: HTTP ${response.status}`);
+    vectors[name] = await response.json();
+  }
+  return vectors;
+}
+
+// Vector data is decoded with the platform's own decoders, not with the code under test.
+function fromB64(text) {
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+function fromHex(text) {
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i += 1) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function pattern(length) {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i += 1) out[i] = (31 * i + 7) & 255;
+  return out;
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
+}
+
+const show = (value) => {
+  try {
+    return JSON.stringify(value).slice(0, 200);
+  } catch {
+    return String(value);
+  }
+};
+
+export function runVectors(m, vectors) {
+  const counts = {};
+  const failures = [];
+  const { ProtocolError } = m.errors;
+  const sodium = m.sodium.getSodium();
+
+  const fail = (where, message) => failures.push(`${where}: ${message}`);
+  const check = (where, ok, message) => {
+    if (!ok) fail(where, message);
+  };
+  const equalValue = (where, got, want) => check(where, deepEqual(got, want), `got ${show(got)}, want ${show(want)}`);
+  const expectCode = (where, fn, code) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) fail(where, `threw ${err && err.stack ? err.stack : err}, want ${code}`);
+      else if (err.code !== code) fail(where, `refused with ${err.code}, want ${code}`);
+      return;
+    }
+    fail(where, `accepted, want ${code}`);
+  };
+  // Each item runs on its own: an unexpected exception is a failure, not the end of the run.
+  const each = (file, section, fn) => {
+    const items = vectors[file][section];
+    if (!Array.isArray(items)) {
+      fail(`${file}/${section}`, 'missing section');
+      return;
+    }
+    items.forEach((item, i) => {
+      const where = `${file}/${section}[${i}]${item && item.label ? ` (${item.label})` : ''}`;
+      try {
+        fn(item, where);
+      } catch (err) {
+        fail(where, err instanceof ProtocolError ? `unexpected refusal ${err.message}` : `unexpected ${err && err.stack ? err.stack : err}`);
+      }
+    });
+    counts[`${file}/${section}`] = items.length;
+  };
+
+  // ---------------------------------------------------------------- encoding
+  const { b64decode, b64encode, jsonBytes, jsonLoad } = m.encoding;
+  each('encoding', 'json', (v, w) => check(w, hex(jsonBytes(v.value)) === v.bytes_hex, `got ${hex(jsonBytes(v.value))}`));
+  each('encoding', 'json_errors', (v, w) => expectCode(w, () => jsonBytes(v.value), v.code));
+  each('encoding', 'json_load', (v, w) => equalValue(w, jsonLoad(fromHex(v.bytes_hex)), v.value));
+  each('encoding', 'json_load_errors', (v, w) => expectCode(w, () => jsonLoad(fromHex(v.bytes_hex)), v.code));
+  each('encoding', 'base64', (v, w) => {
+    check(w, b64encode(fromHex(v.bytes_hex)) === v.text, `encoded as ${b64encode(fromHex(v.bytes_hex))}`);
+    check(w, hex(b64decode(v.text)) === v.bytes_hex, 'decoded wrongly');
+  });
+  each('encoding', 'base64_errors', (v, w) => expectCode(w, () => b64decode(v.text), v.code));
+  each('encoding', 'base64_length_errors', (v, w) => expectCode(w, () => b64decode(v.text, { length: v.length }), v.code));
+
+  // ---------------------------------------------------------------- case key
+  const casekey = m.casekey;
+  each('casekey', 'encode', (v, w) => {
+    check(w, casekey.encode(fromHex(v.key_hex)) === v.text, `encoded as ${casekey.encode(fromHex(v.key_hex))}`);
+    check(w, hex(casekey.parse(v.text)) === v.key_hex, 'parsed wrongly');
+  });
+  each('casekey', 'encode_errors', (v, w) => expectCode(w, () => casekey.encode(fromHex(v.key_hex)), v.code));
+  each('casekey', 'parse', (v, w) => {
+    check(w, casekey.normalize(v.input) === v.normalized, `normalized to ${casekey.normalize(v.input)}`);
+    check(w, hex(casekey.parse(v.input)) === v.key_hex, 'parsed wrongly');
+  });
+  each('casekey', 'normalize_errors', (v, w) => expectCode(w, () => casekey.normalize(v.input), v.code));
+  each('casekey', 'parse_errors', (v, w) => expectCode(w, () => casekey.parse(v.input), v.code));
+  for (let i = 0; i < 50; i += 1) {
+    const key = casekey.generate();
+    check('casekey/generate', key.length === 16 && sameBytes(casekey.parse(casekey.encode(key)), key), 'round trip failed');
+  }
+
+  // ---------------------------------------------------------------- kdf
+  const kdf = m.kdf;
+  each('kdf', 'cases', (v, w) => {
+    const key = fromHex(v.case_key_hex);
+    check(w, sameBytes(casekey.parse(v.case_key_text), key), 'case key text does not parse to the key');
+    const keys = kdf.deriveCaseKeys(key);
+    check(w, hex(keys.lookup) === v.lookup_hex, 'lookup');
+    check(w, hex(keys.replyPublic) === v.reply_public_hex, 'reply public key');
+    check(w, hex(keys.replySecret) === v.reply_secret_hex, 'reply secret key');
+    check(w, hex(keys.signPublic) === v.sign_public_hex, 'sign public key');
+    check(w, hex(keys.signSecret) === v.sign_secret_hex, 'sign secret key');
+    check(w, kdf.caseId(keys.lookup) === v.case_id, `case id ${kdf.caseId(keys.lookup)}`);
+  });
+  each('kdf', 'kdf_derive', (v, w) => {
+    const got = hex(kdf.kdfDerive(fromHex(v.master_hex), v.subkey_id, v.context, v.length));
+    check(w, got === v.subkey_hex, `got ${got}`);
+  });
+  each('kdf', 'errors', (v, w) => {
+    const fn = { derive_case_keys: kdf.deriveCaseKeys, case_id: kdf.caseId }[v.function];
+    expectCode(w, () => fn(fromHex(v.input_hex)), v.code);
+  });
+
+  // ---------------------------------------------------------------- padding
+  const padding = m.padding;
+  each('padding', 'messages', (v, w) => {
+    const data = pattern(v.length);
+    const padded = padding.padMessage(data);
+    check(w, padded.length === v.bucket && padding.messageBucket(v.length) === v.bucket, `bucket ${padded.length}`);
+    check(w, hex(sodium.crypto_generichash(32, padded, null)) === v.padded_blake2b_hex, 'padded bytes differ');
+    if (v.padded_hex !== undefined) check(w, hex(padded) === v.padded_hex, 'padded bytes differ');
+    check(w, sameBytes(padding.unpadMessage(padded), data), 'unpad did not give the data back');
+  });
+  each('padding', 'too_large', (v, w) => {
+    expectCode(w, () => padding.messageBucket(v.length), v.code);
+    expectCode(w, () => padding.padMessage(new Uint8Array(v.length)), v.code);
+  });
+  each('padding', 'unpad_ok', (v, w) => check(w, hex(padding.unpadMessage(fromHex(v.padded_hex))) === v.data_hex, 'wrong data'));
+  each('padding', 'unpad_errors', (v, w) => expectCode(w, () => padding.unpadMessage(fromHex(v.padded_hex)), v.code));
+  each('padding', 'chunk_counts', ([n, bucket], w) => check(w, padding.chunkCountBucket(n) === bucket, `${n} -> ${padding.chunkCountBucket(n)}`));
+  each('padding', 'chunk_count_errors', (v, w) => expectCode(w, () => padding.chunkCountBucket(v.chunks), v.code));
+  each('padding', 'is_chunk_count_bucket', ([n, is], w) => check(w, padding.isChunkCountBucket(n) === is, `${n}`));
+
+  // ---------------------------------------------------------------- signing
+  const signing = m.signing;
+  const signVectors = vectors.signing;
+  const pair = sodium.crypto_sign_seed_keypair(fromHex(signVectors.seed_hex));
+  check('signing/key', hex(pair.publicKey) === signVectors.public_hex && hex(pair.privateKey) === signVectors.secret_hex,
+    'seed gives other keys');
+  each('signing', 'signatures', (v, w) => {
+    const data = fromHex(v.data_hex);
+    const sig = signing.sign(v.purpose, data, fromHex(signVectors.secret_hex));
+    check(w, hex(sig) === v.signature_hex, 'signature differs');
+    signing.verify(v.purpose, data, fromHex(v.signature_hex), fromHex(signVectors.public_hex));
+  });
+  each('signing', 'verify_errors', (v, w) => expectCode(
+    w, () => signing.verify(v.purpose, fromHex(v.data_hex), fromHex(v.signature_hex), fromHex(v.public_hex)), v.code,
+  ));
+
+  // ---------------------------------------------------------------- manifest
+  const manifest = m.manifest;
+  const mv = vectors.manifest;
+  check('manifest/root', manifest.fingerprint(fromHex(mv.root_public_hex)) === mv.root_fingerprint, 'root fingerprint');
+  const manifestView = (parsed) => ({
+    org: parsed.org,
+    issued: parsed.issued,
+    desks: parsed.desks.map((d) => ({
+      id: d.id,
+      name: d.name,
+      box_public_hex: hex(d.boxPublic),
+      sign_public_hex: hex(d.signPublic),
+      key_id_hex: hex(d.keyId),
+    })),
+  });
+  each('manifest', 'valid', (v, w) => equalValue(w, manifestView(manifest.verifyManifest(fromB64(v.file_b64), fromHex(mv.root_public_hex))), v.expect));
+  each('manifest', 'invalid', (v, w) => expectCode(
+    w, () => manifest.verifyManifest(fromB64(v.file_b64), fromHex(v.root_public_hex)), v.code,
+  ));
+  each('manifest', 'fingerprints', (v, w) => check(w, manifest.fingerprint(fromHex(v.public_hex)) === v.fingerprint, 'differs'));
+  each('manifest', 'key_ids', (v, w) => check(
+    w, hex(manifest.keyId(fromHex(v.box_public_hex), fromHex(v.sign_public_hex))) === v.key_id_hex, 'differs',
+  ));
+
+  // ---------------------------------------------------------------- envelope
+  const envelope = m.envelope;
+  const ev = vectors.envelope;
+  const envManifest = manifest.verifyManifest(fromB64(ev.manifest_b64), fromHex(ev.root_public_hex));
+  check('envelope/manifest', envManifest.desks.length === 3, 'manifest should list three desks');
+  each('envelope', 'desks', (v, w) => {
+    check(w, hex(sodium.crypto_scalarmult_base(fromHex(v.box_secret_hex))) === v.box_public_hex, 'box key pair');
+    check(w, hex(fromHex(v.sign_secret_hex).slice(32)) === v.sign_public_hex, 'sign key pair');
+    check(w, hex(manifest.keyId(fromHex(v.box_public_hex), fromHex(v.sign_public_hex))) === v.key_id_hex, 'key id');
+  });
+  each('envelope', 'valid', (v, w) => {
+    const bytes = fromB64(v.envelope_b64);
+    const header = envelope.parseHeader(bytes, { expectKind: v.kind });
+    check(w, header.kind === v.kind, `kind ${header.kind}`);
+    check(w, header.headerLength === v.header_length, `header length ${header.headerLength}`);
+    check(w, header.totalLength === bytes.length, 'total length');
+    equalValue(w, header.recipients.map(hex), v.recipients_hex);
+  });
+  each('envelope', 'invalid', (v, w) => {
+    const bytes = fromB64(v.envelope_b64);
+    if (v.framing) expectCode(w, () => envelope.parseHeader(bytes), v.code);
+    else envelope.parseHeader(bytes); // the refusal needs a desk key; the framing is valid
+  });
+  each('envelope', 'wrong_kind', (v, w) => expectCode(
+    w, () => envelope.parseHeader(fromB64(v.envelope_b64), { expectKind: v.expect_kind }), v.code,
+  ));
+
+  // ---------------------------------------------------------------- attachment
+  const att = m.attachment;
+  const av = vectors.attachment;
+  check('attachment/constants', att.CHUNK_PLAINTEXT === av.chunk_plaintext && att.CHUNK_CIPHERTEXT === av.chunk_ciphertext, 'chunk sizes');
+  const CC = av.chunk_ciphertext;
+  const streamParams = (s) => ({ key: fromHex(s.key_hex), header: fromHex(s.header_hex), size: s.size, chunks: s.chunks });
+  const ciphertexts = av.streams.map((s) => fromB64(s.ciphertext_b64));
+  each('attachment', 'chunks_for_size', ([size, chunks], w) => check(w, att.chunksForSize(size) === chunks, `${size}`));
+  each('attachment', 'streams', (s, w) => {
+    const ct = ciphertexts[av.streams.indexOf(s)];
+    check(w, ct.length === s.chunks * CC, 'ciphertext length');
+    check(w, sameBytes(att.openBytes(streamParams(s), ct), pattern(s.size)), 'openBytes gave other bytes');
+    const opener = new att.AttachmentOpener(streamParams(s)); // chunk by chunk, as a reader streams it
+    const parts = [];
+    for (let i = 0; i < s.chunks; i += 1) parts.push(opener.openChunk(ct.slice(i * CC, (i + 1) * CC)));
+    opener.finish();
+    check(w, sameBytes(m.bytes.concat(...parts), pattern(s.size)), 'streamed opening gave other bytes');
+  });
+  each('attachment', 'tampered', (t, w) => {
+    let params = streamParams(av.streams[t.stream]);
+    let data = ciphertexts[t.stream].slice();
+    for (const op of t.ops) {
+      if ('flip' in op) data[op.flip] ^= 1;
+      else if ('swap_chunks' in op) {
+        const [a, b] = op.swap_chunks;
+        const ca = data.slice(a * CC, (a + 1) * CC);
+        data.set(data.slice(b * CC, (b + 1) * CC), a * CC);
+        data.set(ca, b * CC);
+      } else if ('truncate' in op) data = data.slice(0, data.length - op.truncate);
+      else if ('duplicate_chunk' in op) {
+        const i = op.duplicate_chunk;
+        data = m.bytes.concat(data.slice(0, (i + 1) * CC), data.slice(i * CC, (i + 1) * CC), data.slice((i + 1) * CC));
+      } else if ('append_zeros' in op) data = m.bytes.concat(data, new Uint8Array(op.append_zeros));
+      else if ('params' in op) {
+        const q = op.params;
+        params = { ...params };
+        if ('header_flip' in q) {
+          params.header = params.header.slice();
+          params.header[q.header_flip] ^= 1;
+        }
+        if ('header_hex' in q) params.header = fromHex(q.header_hex);
+        if ('key_hex' in q) params.key = fromHex(q.key_hex);
+        if ('size' in q) params.size = q.size;
+        if ('chunks' in q) params.chunks = q.chunks;
+      } else throw new Error(`unknown op ${show(op)}`);
+    }
+    expectCode(w, () => att.openBytes(params, data), t.code);
+  });
+  each('attachment', 'streaming_errors', (t, w) => expectCode(w, () => {
+    const data = m.bytes.concat(ciphertexts[t.stream], new Uint8Array(CC));
+    const opener = new att.AttachmentOpener(streamParams(av.streams[t.stream]));
+    for (const [start, length] of t.feed) opener.openChunk(data.slice(start, start + length));
+    if (t.finish) opener.finish();
+  }, t.code));
+  each('attachment', 'sealer_errors', (t, w) => expectCode(w, () => {
+    const sealer = new att.AttachmentSealer(t.size);
+    for (const n of t.feed) sealer.sealChunk(pattern(n));
+  }, t.code));
+
+  // ---------------------------------------------------------------- reply
+  const reply = m.reply;
+  const rv = vectors.reply;
+  const replyManifest = manifest.verifyManifest(fromB64(rv.manifest_b64), fromHex(rv.root_public_hex));
+  const cases = {};
+  for (const [name, c] of Object.entries(rv.cases)) {
+    const keys = kdf.deriveCaseKeys(casekey.parse(c.case_key_text));
+    cases[name] = { keys, caseId: kdf.caseId(keys.lookup) };
+    check(`reply/cases/${name}`, cases[name].caseId === c.case_id, 'case id');
+  }
+  const open = (v) => {
+    const c = cases[v.case];
+    return reply.openReply(fromB64(v.blob_b64), replyManifest, c.keys.replyPublic, c.keys.replySecret, c.caseId);
+  };
+  each('reply', 'valid', (v, w) => {
+    const e = v.expect;
+    equalValue(w, open(v), { caseId: e.case_id, seq: e.seq, status: e.status, text: e.text, day: e.day, desk: e.desk });
+  });
+  each('reply', 'invalid', (v, w) => expectCode(w, () => open(v), v.code));
+
+  return { counts, failures };
+}
+
+// The other direction: the page seals, Python opens (tests/vectors/test_vectors_browser.py).
+// `request`: {manifest_b64, root_public_hex, case_key_text, envelopes: [{kind, body, desks}],
+// attachment_sizes: [int]}. Byte strings come back as base64 (the module's own encoder).
+export function sealForPython(m, request) {
+  const { b64encode } = m.encoding;
+  const parsed = m.manifest.verifyManifest(fromB64(request.manifest_b64), fromHex(request.root_public_hex));
+  const keys = m.kdf.deriveCaseKeys(m.casekey.parse(request.case_key_text));
+  const envelopes = request.envelopes.map((e) => {
+    const desks = e.desks.map((id) => m.manifest.deskById(parsed, id));
+    return { kind: e.kind, envelope_b64: b64encode(m.envelope.seal(e.kind, e.body, keys.signSecret, desks)) };
+  });
+  const attachments = request.attachment_sizes.map((size) => {
+    const data = pattern(size);
+    const sealer = new m.attachment.AttachmentSealer(size);
+    const chunks = [];
+    const C = m.attachment.CHUNK_PLAINTEXT;
+    for (let i = 0; i < sealer.params.chunks; i += 1) {
+      chunks.push(sealer.sealChunk(data.subarray(Math.min(i * C, size), Math.min((i + 1) * C, size))));
+    }
+    const p = sealer.params;
+    return { size: p.size, chunks: p.chunks, key_b64: b64encode(p.key), header_b64: b64encode(p.header),
+      ciphertext_b64: b64encode(m.bytes.concat(...chunks)) };
+  });
+  const fresh = m.casekey.generate();
+  const freshKeys = m.kdf.deriveCaseKeys(fresh);
+  return {
+    envelopes,
+    attachments,
+    generated_case_key: {
+      text: m.casekey.encode(fresh),
+      key_b64: b64encode(fresh),
+      lookup_b64: b64encode(freshKeys.lookup),
+      case_id: m.kdf.caseId(freshKeys.lookup),
+      reply_public_b64: b64encode(freshKeys.replyPublic),
+      sign_public_b64: b64encode(freshKeys.signPublic),
+    },
+  };
+}
