@@ -42,7 +42,7 @@ def atomic_writer(target: Path, *, mode: int = 0o600, overwrite: bool = True) ->
     if not overwrite and os.path.lexists(target):
         raise FileExistsError(17, "file exists; refusing to overwrite it", str(target))
     tmp = temp_path(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "w+b") as out:  # readable too, so a caller can check what it wrote
             yield out

@@ -45,9 +45,11 @@ class Submitter:
         keys = derive_case_keys(generate())
         return cls(keys, derive_case_id(keys.lookup))
 
-    def upload(self, name: str, data: bytes, type_: str = "application/octet-stream") -> Upload:
+    def upload(self, name: str, data: bytes, type_: str = "application/octet-stream", upload_id: str | None = None) -> Upload:
+        """An attachment sealed as the browser seals it; `upload_id` is the server's, when
+        there is a server, else random."""
         params, chunks = seal_bytes(data)
-        upload_id = secrets.token_hex(16)
+        upload_id = upload_id or secrets.token_hex(16)
         descriptor = {
             "upload_id": upload_id,
             "name": name,
@@ -69,8 +71,9 @@ class Submitter:
         case_id: str | None = None,
         sign_secret: bytes | None = None,
         extra: dict | None = None,
+        uploads: list[Upload] = (),
     ) -> Message:
-        uploads = [self.upload(name, data) for name, data in attachments]
+        uploads = [*uploads, *(self.upload(name, data) for name, data in attachments)]
         body = {
             "v": 1,
             "kind": "report",
@@ -94,8 +97,9 @@ class Submitter:
         case_id: str | None = None,
         sign_secret: bytes | None = None,
         followup_id: str | None = None,
+        uploads: list[Upload] = (),
     ) -> Message:
-        uploads = [self.upload(name, data) for name, data in attachments]
+        uploads = [*uploads, *(self.upload(name, data) for name, data in attachments)]
         body = {
             "v": 1,
             "kind": "followup",
