@@ -162,6 +162,27 @@ def test_streaming_sealer_refuses_oversized_chunk():
         sealer.seal_chunk(bytes(C + 1))
 
 
+def test_streaming_sealer_takes_exactly_the_declared_bytes():
+    # Each chunk is exactly what the declared size implies: a file that changed while it
+    # was read must not give a stream that hides or loses bytes.
+    sealer = AttachmentSealer(C + 10)
+    with raises_code("bad_length"):
+        sealer.seal_chunk(bytes(C - 1))  # short before the end
+    sealer.seal_chunk(bytes(C))
+    with raises_code("bad_length"):
+        sealer.seal_chunk(bytes(11))  # more than the file has left
+    with raises_code("bad_length"):
+        sealer.seal_chunk(bytes(9))
+    sealer.seal_chunk(bytes(10))
+    sealer = AttachmentSealer(4 * C + 1)  # six chunks, the last one empty
+    for _ in range(4):
+        sealer.seal_chunk(bytes(C))
+    sealer.seal_chunk(b"\x01")
+    with raises_code("bad_length"):
+        sealer.seal_chunk(b"\x00")  # a padding chunk takes no data
+    sealer.seal_chunk(b"")
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.integers(min_value=0, max_value=2 * C + 100))
 def test_round_trip_random_sizes(size):

@@ -433,7 +433,9 @@ def test_body_too_short(desks, inner_length):
 
 @pytest.mark.parametrize("body_bytes", [b"", b"not json", b"[1,2]", b"\xff\xfe", b'{"kind": "report"',
                                         b'{"kind": "report", "n": ' + b"9" * 5000 + b"}",
-                                        b'{"kind": "report", "n": ' + b"[" * 50000 + b"]" * 50000 + b"}"])
+                                        b'{"kind": "report", "n": ' + b"[" * 50000 + b"]" * 50000 + b"}",
+                                        b'{"kind": "report", "n": 1.5}', b'{"kind": "report", "n": NaN}',
+                                        b'{"kind": "report", "n": 9007199254740992}'])
 def test_body_not_json(desks, body_bytes):
     # The body comes from an anonymous submitter: hostile JSON must be a ProtocolError.
     with raises_code("bad_json"):

@@ -204,7 +204,7 @@ def test_wrong_format(manifest_bytes, root, fmt):
         verify_manifest(json.dumps(outer).encode(), root.public)
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1", [1]])
+@pytest.mark.parametrize("version", [None, 0, 2, "1", [1], True])
 def test_wrong_outer_version(manifest_bytes, root, version):
     outer = json.loads(manifest_bytes)
     if version is None:
@@ -222,7 +222,7 @@ def test_not_a_json_object(data, root):
 
 
 @pytest.mark.parametrize("field", ["body", "signature"])
-@pytest.mark.parametrize("value", [None, 5, "***", "QUJ", "Ａ"])
+@pytest.mark.parametrize("value", [None, 5, "***", "QUJ", "Ａ", "QUJD=", "QUJD===="])
 def test_bad_base64_fields(manifest_bytes, root, field, value):
     outer = json.loads(manifest_bytes)
     if value is None:
@@ -240,7 +240,7 @@ def test_signed_good_body_helper(desks, root, manifest):
     assert verify_manifest(signed_file(good_body(desks), root.secret), root.public) == manifest
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1"])
+@pytest.mark.parametrize("version", [None, 0, 2, "1", True])
 def test_wrong_body_version(desks, root, version):
     body = good_body(desks)
     if version is None:
@@ -288,6 +288,29 @@ def test_good_slugs(desks, root, slug):
 def test_desk_id_must_be_a_string(desks, root, desk_id):
     body = good_body(desks)
     body["desks"][0]["id"] = desk_id
+    with raises_code("bad_manifest"):
+        verify_manifest(signed_file(body, root.secret), root.public)
+
+
+@pytest.mark.parametrize("name", [None, 5, ["Desk"], KeyError])
+def test_desk_name_must_be_a_string(desks, root, name):
+    body = good_body(desks)
+    if name is KeyError:
+        del body["desks"][0]["name"]
+    else:
+        body["desks"][0]["name"] = name
+    with raises_code("bad_manifest"):
+        verify_manifest(signed_file(body, root.secret), root.public)
+
+
+@pytest.mark.parametrize("field", ["org", "issued"])
+@pytest.mark.parametrize("value", [None, 5, KeyError])
+def test_org_and_day_must_be_strings(desks, root, field, value):
+    body = good_body(desks)
+    if value is KeyError:
+        del body[field]
+    else:
+        body[field] = value
     with raises_code("bad_manifest"):
         verify_manifest(signed_file(body, root.secret), root.public)
 
@@ -346,7 +369,9 @@ def test_shared_single_key(desks, root, shared):
 
 @pytest.mark.parametrize("field", ["box_pk", "sign_pk"])
 @pytest.mark.parametrize("value, code", [(b64(bytes(31)), "bad_length"), (b64(bytes(33)), "bad_length"),
-                                         ("", "bad_length"), ("!!", "bad_base64"), (None, "bad_base64")])
+                                         ("", "bad_length"), ("!!", "bad_base64"), (None, "bad_base64"),
+                                         ("A" * 42 + "B=", "bad_base64"),  # non-zero trailing bits
+                                         (b64(bytes(32)) + "=", "bad_base64")])
 def test_bad_desk_keys(desks, root, field, value, code):
     body = good_body(desks)
     body["desks"][0][field] = value

@@ -263,10 +263,27 @@ def _body(case, signer, changes: dict) -> bytes:
     {"seq": 0}, {"seq": -3}, {"seq": "1"}, {"seq": KeyError}, {"seq": None},
     {"status": "unknown"}, {"status": KeyError}, {"text": 5}, {"text": None}, {"text": KeyError},
     {"desk": "desk-2"}, {"desk": KeyError},
+    {"v": True}, {"seq": True}, {"day": "2026-1-01"}, {"day": "2026-11-23\n"}, {"day": "٢٠٢٦-١١-٢٣"},
+    {"day": 20261123}, {"day": None}, {"day": KeyError},
 ])
 def test_malformed_signed_body(desks, verified_manifest, case, changes):
     with raises_code("bad_reply"):
         open_for(craft(desks[0], _body(case, desks[0], changes), case), verified_manifest, case)
+
+
+@pytest.mark.parametrize("old, new", [(b'"seq":1,', b'"seq":1.0,'), (b'"seq":1,', b'"seq":9007199254740992,'),
+                                      (b'"v":1}', b'"v":1e0}')])
+def test_signed_body_with_non_integer_numbers(desks, verified_manifest, case, old, new):
+    body = _body(case, desks[0], {})
+    assert body.count(old) == 1
+    with raises_code("bad_json"):
+        open_for(craft(desks[0], body.replace(old, new), case), verified_manifest, case)
+
+
+@pytest.mark.parametrize("seq", [True, 1.0, "1", None])
+def test_seal_refuses_non_integer_sequence(seq, desks, case):
+    with raises_code("bad_sequence"):
+        seal_as(desks[0], make_reply(case, desks[0], seq=seq), case)
 
 
 def test_signed_body_missing_case_id(desks, verified_manifest, case):
