@@ -50,7 +50,8 @@ class WsContext:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    # Soft wrap: long lines are the terminal's to wrap, so text piped to a file stays whole.
+    return Console(highlight=False, soft_wrap=True)
 
 
 def _text(value: object) -> Text:

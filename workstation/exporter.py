@@ -75,47 +75,48 @@ def _put_same_group(vault: Vault, kind: str, rid: bytes, item: dict) -> None:
 def export_bundle(vault: Vault, out: Path) -> ExportResult | None:
     """Write every unconfirmed reply and acknowledgement into a new signed outbound bundle
     at `out` (never overwriting a file). None if there is nothing to send."""
-    acks = sorted(
-        ((rid, data) for rid, data in vault.records(ACK) if data["state"] != CONFIRMED),
-        key=lambda item: (_ACK_ORDER[item[1]["ack"]["type"]], str(item[1]["ack"])),
-    )
-    replies = sorted(
-        ((rid, data) for rid, data in vault.records(REPLY) if data["state"] != CONFIRMED),
-        key=lambda item: (item[1]["case_id"], item[1]["seq"]),
-    )
-    if not acks and not replies:
-        return None
-    desk = vault.desk
-    bundle_id = secrets.token_hex(16)
-    blobs = [b64decode(data["blob"]) for _, data in replies]
-    header = {
-        "v": 1,
-        "bundle_id": bundle_id,
-        "desk": desk.id,
-        "day": today(),
-        "acks": [data["ack"] for _, data in acks],
-        "replies": [{"case_id": data["case_id"], "seq": data["seq"], "blob": i} for i, (_, data) in enumerate(replies)],
-    }
     out = Path(out)
-    with atomic_writer(out, mode=0o644, overwrite=False) as sink:
-        write_bundle(sink, OUTBOUND, header, [(len(blob), [blob]) for blob in blobs], sign_secret=desk.sign_secret)
-        # The vault learns of the bundle before the file appears under its name: a bundle
-        # the vault does not know about could never be confirmed.
-        with vault.transaction():
-            vault.put(
-                OUTBOUND_KIND,
-                vault.rid(OUTBOUND_KIND, bundle_id),
-                {
-                    "bundle_id": bundle_id,
-                    "day": header["day"],
-                    "acks": [rid.hex() for rid, _ in acks],
-                    "replies": [rid.hex() for rid, _ in replies],
-                    "confirmed": None,
-                },
-            )
-            for kind, items in ((ACK, acks), (REPLY, replies)):
-                for rid, data in items:
-                    data["state"] = EXPORTED
-                    data["bundles"] = [*data["bundles"], bundle_id]
-                    _put_same_group(vault, kind, rid, data)
+    desk = vault.desk
+    # One transaction from reading what is due to recording the bundle: the file takes its
+    # name before the commit, so the vault never records a bundle that was not written (a
+    # bundle written but not recorded is harmless: its items stay due and go out again).
+    with vault.transaction():
+        acks = sorted(
+            ((rid, data) for rid, data in vault.records(ACK) if data["state"] != CONFIRMED),
+            key=lambda item: (_ACK_ORDER[item[1]["ack"]["type"]], str(item[1]["ack"])),
+        )
+        replies = sorted(
+            ((rid, data) for rid, data in vault.records(REPLY) if data["state"] != CONFIRMED),
+            key=lambda item: (item[1]["case_id"], item[1]["seq"]),
+        )
+        if not acks and not replies:
+            return None
+        bundle_id = secrets.token_hex(16)
+        blobs = [b64decode(data["blob"]) for _, data in replies]
+        header = {
+            "v": 1,
+            "bundle_id": bundle_id,
+            "desk": desk.id,
+            "day": today(),
+            "acks": [data["ack"] for _, data in acks],
+            "replies": [{"case_id": data["case_id"], "seq": data["seq"], "blob": i} for i, (_, data) in enumerate(replies)],
+        }
+        vault.put(
+            OUTBOUND_KIND,
+            vault.rid(OUTBOUND_KIND, bundle_id),
+            {
+                "bundle_id": bundle_id,
+                "day": header["day"],
+                "acks": [rid.hex() for rid, _ in acks],
+                "replies": [rid.hex() for rid, _ in replies],
+                "confirmed": None,
+            },
+        )
+        for kind, items in ((ACK, acks), (REPLY, replies)):
+            for rid, data in items:
+                data["state"] = EXPORTED
+                data["bundles"] = [*data["bundles"], bundle_id]
+                _put_same_group(vault, kind, rid, data)
+        with atomic_writer(out, mode=0o644, overwrite=False) as sink:
+            write_bundle(sink, OUTBOUND, header, [(len(blob), [blob]) for blob in blobs], sign_secret=desk.sign_secret)
     return ExportResult(out, bundle_id, len(replies), len(acks))

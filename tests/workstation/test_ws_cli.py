@@ -235,3 +235,12 @@ def test_errors_are_one_line(cli, initialised, tmp_path, monkeypatch):
     assert_one_line_error(cli("ws", "--vault", vault, "cases"), "wrong passphrase")
     monkeypatch.setenv("QUIETLINE_VAULT", str(vault))
     assert_one_line_error(cli("ws", "cases"), "wrong_passphrase")
+
+
+def test_show_keeps_long_lines_whole(cli, initialised, tmp_path):
+    vault, public = initialised
+    alice = Submitter.new()
+    account = " ".join(f"word{i}" for i in range(200))
+    cli("ws", "--vault", vault, "import",
+        InboundBundle().add_report(alice.case_id, alice.report(desks_from(public), text=account)).write(tmp_path / "in.qlb"))
+    assert account in cli("ws", "--vault", vault, "show", alice.case_id[:8]).output

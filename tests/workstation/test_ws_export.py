@@ -100,6 +100,10 @@ def test_export_never_overwrites_a_file(vault, tmp_path, imported):
         export_bundle(vault, target)
     assert target.read_bytes() == b"an earlier bundle"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # The vault records no bundle that was not written: everything is still due.
+    assert vault.records("outbound") == []
+    assert {data["state"] for _, data in vault.records("reply")} == {"pending"}
+    assert {data["state"] for _, data in vault.records("ack")} == {"pending"}
 
 
 def test_reply_refusals(vault, imported):
