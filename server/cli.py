@@ -21,8 +21,11 @@ def serve(host: str, port: int) -> None:
 
     logging.config.dictConfig(LOGGING_CONFIG)
     settings = Settings()
-    upgrade(settings.database_url)
-    app = create_app(settings)
+    try:
+        upgrade(settings.database_url)
+        app = create_app(settings)
+    except RuntimeError as exc:  # a missing or invalid deployment file, manifest, token file ...
+        raise click.ClickException(f"{exc}{f' ({exc.__cause__})' if exc.__cause__ else ''}") from None
     logging.getLogger("quietline.server").info("database at the latest migration; starting on port %d", port)
     uvicorn.run(
         app,

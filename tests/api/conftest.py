@@ -1,0 +1,122 @@
+"""Fixtures: a fresh organisation (root key, two desks in a signed manifest, a third desk
+key outside it), desk tokens, a temporary deployment folder migrated with Alembic, and
+the app under FastAPI's TestClient with a controllable clock."""
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from nacl.bindings import crypto_sign_keypair
+
+from crypto.desk import DeskKeys
+from crypto.encoding import b64encode
+from crypto.manifest import Manifest, sign_manifest
+from server.app import create_app
+from server.security.desk_auth import hash_token, new_token
+from server.settings import Settings
+from server.storage.migrate import upgrade
+
+from .support import Env
+
+
+@dataclass
+class Org:
+    root_pk: bytes
+    root_sk: bytes
+    desks: dict[str, DeskKeys]
+    outsider: DeskKeys  # a desk key pair that is not in the manifest
+    manifest_bytes: bytes
+    tokens: dict[str, str]
+    token_hashes: dict[str, str]
+
+    def auth(self, desk_id: str = "desk-1") -> dict:
+        return {"Authorization": f"Bearer {desk_id}.{self.tokens[desk_id]}"}
+
+
+@pytest.fixture(scope="session")
+def org() -> Org:
+    root_pk, root_sk = crypto_sign_keypair()
+    desks = {d: DeskKeys.generate(d, f"Desk {d}") for d in ("desk-1", "desk-2")}
+    manifest = Manifest(org="Test Organisation", issued="2026-11-01", desks=tuple(k.public for k in desks.values()))
+    tokens = {d: new_token() for d in (*desks, "desk-9")}  # desk-9 has a token but is not in the manifest
+    return Org(
+        root_pk=root_pk,
+        root_sk=root_sk,
+        desks=desks,
+        outsider=DeskKeys.generate("desk-1", "Impostor"),
+        manifest_bytes=sign_manifest(manifest, root_sk),
+        tokens=tokens,
+        token_hashes={d: hash_token(t) for d, t in tokens.items()},
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.day = date(2026, 11, 23)
+
+    def __call__(self) -> date:
+        return self.day
+
+    def advance(self, days: int) -> None:
+        self.day += timedelta(days=days)
+
+
+@pytest.fixture
+def env(tmp_path, org) -> Env:
+    e = Env(
+        root=tmp_path,
+        db_path=tmp_path / "quietline.db",
+        blob_dir=tmp_path / "blobs",
+        client_dir=tmp_path / "client",
+        manifest_path=tmp_path / "manifest.json",
+        deployment_path=tmp_path / "deployment.json",
+        tokens_path=tmp_path / "desk-tokens.json",
+    )
+    e.client_dir.mkdir()
+    (e.client_dir / "index.html").write_text("<!doctype html><title>Quietline</title><script src=\"/js/app.js\"></script>")
+    (e.client_dir / "js").mkdir()
+    (e.client_dir / "js" / "app.js").write_text("export const ok = true;\n")
+    (e.client_dir / "package.json").write_text("{}")
+    (e.client_dir / "node_modules" / "x").mkdir(parents=True)
+    (e.client_dir / "node_modules" / "x" / "index.js").write_text("1")
+    (e.client_dir / ".env").write_text("SECRET=1")
+    e.manifest_path.write_bytes(org.manifest_bytes)
+    e.deployment_path.write_text(json.dumps({"v": 1, "org": "Test Organisation", "root_pk": b64encode(org.root_pk)}))
+    e.tokens_path.write_text(json.dumps({"desks": org.token_hashes}))
+    upgrade(e.database_url)
+    return e
+
+
+@pytest.fixture
+def settings(env) -> Settings:
+    return Settings(
+        database_url=env.database_url,
+        blob_dir=env.blob_dir,
+        manifest=env.manifest_path,
+        deployment=env.deployment_path,
+        desk_tokens=env.tokens_path,
+        client_dir=env.client_dir,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(settings, clock):
+    return create_app(settings, today=clock)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def ctx(app):
+    return app.state.ctx

@@ -1,0 +1,192 @@
+"""Helpers for the API tests: real submitters, envelopes, attachments, replies and
+bundles built with crypto/, and snapshots of everything the server stores."""
+
+import hashlib
+import io
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crypto import casekey, envelope
+from crypto.attachment import CHUNK_CIPHERTEXT, StreamParams, seal_bytes
+from crypto.bundle import INBOUND, OUTBOUND, Bundle, read_bundle, write_bundle
+from crypto.desk import DeskKeys
+from crypto.encoding import b64encode
+from crypto.kdf import case_id as case_id_of
+from crypto.kdf import derive_case_keys
+from crypto.reply import Reply, seal_reply
+
+DAY = "2026-11-23"
+TABLES = ("cases", "followups", "uploads", "upload_chunks", "replies", "outbound_bundles")
+
+
+class Submitter:
+    """Someone holding a case key, doing what the browser does."""
+
+    def __init__(self) -> None:
+        self.case_key = casekey.generate()
+        self.keys = derive_case_keys(self.case_key)
+        self.case_id = case_id_of(self.keys.lookup)
+
+    @property
+    def lookup(self) -> str:
+        return b64encode(self.keys.lookup)
+
+    def report(self, desks, attachments=(), text: str = "I was questioned after the session.") -> bytes:
+        body = {
+            "v": 1,
+            "kind": "report",
+            "case_id": self.case_id,
+            "day": DAY,
+            "lang": "en",
+            "reply_pk": b64encode(self.keys.reply_public),
+            "sign_pk": b64encode(self.keys.sign_public),
+            "report": {"schema": "quietline.report/1", "country": "XX", "text": text},
+            "attachments": list(attachments),
+        }
+        return envelope.seal("report", body, self.keys.sign_secret, tuple(d.public if isinstance(d, DeskKeys) else d for d in desks))
+
+    def followup(self, desks, attachments=(), text: str = "More happened.") -> bytes:
+        body = {
+            "v": 1,
+            "kind": "followup",
+            "case_id": self.case_id,
+            "id": "ab" * 16,
+            "day": DAY,
+            "text": text,
+            "attachments": list(attachments),
+        }
+        return envelope.seal("followup", body, self.keys.sign_secret, tuple(d.public if isinstance(d, DeskKeys) else d for d in desks))
+
+
+@dataclass
+class Attachment:
+    data: bytes
+    params: StreamParams
+    chunks: list[bytes]
+    upload_id: str | None = None
+
+    def descriptor(self) -> dict:
+        return {
+            "upload_id": self.upload_id,
+            "name": "evidence.bin",
+            "type": "application/octet-stream",
+            "size": self.params.size,
+            "key": b64encode(self.params.key),
+            "header": b64encode(self.params.header),
+            "chunks": self.params.chunks,
+        }
+
+
+def attachment(size: int, seed: int = 7) -> Attachment:
+    data = hashlib.shake_256(f"evidence-{seed}".encode()).digest(size) if size else b""
+    params, chunks = seal_bytes(data)
+    assert all(len(c) == CHUNK_CIPHERTEXT for c in chunks)
+    return Attachment(data, params, chunks)
+
+
+def upload(client, att: Attachment, *, skip: tuple[int, ...] = ()) -> str:
+    """Create an upload and send its chunks (all but `skip`); returns the upload id."""
+    response = client.post("/api/v1/uploads", json={"chunks": len(att.chunks)})
+    assert response.status_code == 201, response.text
+    upload_id = response.json()["upload_id"]
+    for index, chunk in enumerate(att.chunks):
+        if index in skip:
+            continue
+        put = client.put(f"/api/v1/uploads/{upload_id}/chunks/{index}", content=chunk)
+        assert put.status_code == 204, put.text
+    att.upload_id = upload_id
+    return upload_id
+
+
+def file_case(client, submitter: Submitter, desks, attachments=()) -> dict:
+    for att in attachments:
+        if att.upload_id is None:
+            upload(client, att)
+    env = submitter.report(desks, [a.descriptor() for a in attachments])
+    response = client.post(
+        "/api/v1/cases",
+        json={"lookup": submitter.lookup, "envelope": b64encode(env), "uploads": [a.upload_id for a in attachments]},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def make_reply(desk: DeskKeys, submitter: Submitter, seq: int, text: str = "We received your report.") -> bytes:
+    reply = Reply(submitter.case_id, seq, "received", text, DAY, desk.id)
+    return seal_reply(reply, desk.public, desk.sign_secret, submitter.keys.reply_public)
+
+
+def outbound_bundle(
+    signer: DeskKeys,
+    *,
+    acks=(),
+    replies=(),
+    bundle_id: str | None = None,
+    desk_id: str | None = None,
+    header_extra: dict | None = None,
+) -> tuple[str, bytes]:
+    """`replies` are (case_id, seq, blob). Signed by `signer`; the header names `desk_id`
+    (the signer's id unless given)."""
+    bundle_id = bundle_id or secrets.token_hex(16)
+    entries, blobs = [], []
+    for case_id, seq, blob in replies:
+        entries.append({"case_id": case_id, "seq": seq, "blob": len(blobs)})
+        blobs.append((len(blob), [blob]))
+    header = {
+        "v": 1,
+        "bundle_id": bundle_id,
+        "desk": desk_id or signer.id,
+        "day": DAY,
+        "acks": list(acks),
+        "replies": entries,
+        **(header_extra or {}),
+    }
+    out = io.BytesIO()
+    write_bundle(out, OUTBOUND, header, blobs, sign_secret=signer.sign_secret)
+    return bundle_id, out.getvalue()
+
+
+def open_inbound(data: bytes) -> tuple[Bundle, io.BytesIO]:
+    f = io.BytesIO(data)
+    return read_bundle(f, INBOUND), f
+
+
+@dataclass
+class Env:
+    root: Path
+    db_path: Path
+    blob_dir: Path
+    client_dir: Path
+    manifest_path: Path
+    deployment_path: Path
+    tokens_path: Path
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.db_path}"
+
+    def rows(self, table: str) -> list[tuple]:
+        with sqlite3.connect(self.db_path) as conn:
+            return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+
+    def count(self, table: str) -> int:
+        return len(self.rows(table))
+
+    def blob_files(self) -> dict[str, str]:
+        """Every file under the blob store except anonymous spools, with a content digest."""
+        return {
+            str(p.relative_to(self.blob_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(self.blob_dir.rglob("*"))
+            if p.is_file()
+        }
+
+    def snapshot(self) -> dict:
+        """Everything the server has stored: each table's full content and every file."""
+        return {
+            "tables": {t: hashlib.sha256(repr(self.rows(t)).encode()).hexdigest() for t in TABLES},
+            "counts": {t: self.count(t) for t in TABLES},
+            "files": self.blob_files(),
+        }
