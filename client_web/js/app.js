@@ -166,7 +166,7 @@ async function startFlow(view) {
   try {
     await loadSodium();
     const trust = await loadTrust();
-    $('root-fingerprint').textContent = trust.rootFingerprint;
+    for (const el of document.querySelectorAll('.root-fingerprint')) el.textContent = trust.rootFingerprint;
   } catch (error) {
     showError({ code: error.code || 'bad_manifest' });
   }

@@ -2,6 +2,7 @@
 started by `quietline serve` in a subprocess (its output captured), and Debian's Chromium
 driven by Playwright. Nothing is mocked."""
 
+import base64
 import json
 import os
 import shutil
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+
+from crypto.manifest import fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIETLINE = str(Path(sys.executable).with_name("quietline"))
@@ -59,6 +62,10 @@ class Stack:
         if check and result.returncode != 0:
             raise AssertionError(f"quietline {' '.join(args)} failed ({result.returncode}): {result.stderr}{result.stdout}")
         return result
+
+    def root_fingerprint(self) -> str:
+        deployment = json.loads((self.keys_dir / "deployment.json").read_text())
+        return fingerprint(base64.b64decode(deployment["root_pk"]))
 
     def server_log(self) -> bytes:
         return self.log_path.read_bytes()

@@ -51,7 +51,8 @@ def assert_nothing_on_device(page, context_cookies) -> None:
 def file_report(page, stack, country, account, attachment_name, attachment_bytes) -> tuple[str, str]:
     page.goto(stack.base_url + "/")
     page.get_by_role("button", name="Make a new report").click()
-    page.wait_for_selector("#root-fingerprint:not(:empty)")
+    page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
+    assert page.inner_text("#view-report .root-fingerprint") == stack.root_fingerprint()
     page.get_by_label("Country where it happened").fill(country)
     page.get_by_label("What happened? Write in any language.").fill(account)
     page.set_input_files("#report-files", files=[{"name": attachment_name, "mimeType": "text/plain", "buffer": attachment_bytes}])
@@ -143,6 +144,23 @@ def test_report_reply_and_followup_round_trip(page, stack, tmp_path):
     assert page.recorder.page_errors == []
     assert [e for e in page.recorder.console_errors if "missing translation" in e] == []
     assert all(r["url"].startswith(stack.base_url) for r in page.recorder.requests)
+
+
+def test_language_switch_needs_no_reload_and_arabic_is_right_to_left(page, stack):
+    catalogue = json.loads(Path("client_web/i18n/ar.json").read_text(encoding="utf-8"))
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector("#view-home:not([hidden])")
+    navigations = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    page.select_option("#language", "ar")
+    page.wait_for_selector("html[dir=rtl][lang=ar]", state="attached")
+    assert page.evaluate("document.documentElement.lang") == "ar"
+    assert page.inner_text("#view-home h1") == catalogue["home"]["heading"]
+    assert page.title() == catalogue["app"]["title"]
+    screenshot(page, "e2e-ar-home")
+    page.select_option("#language", "zh")
+    page.wait_for_selector("html[dir=ltr][lang=zh]", state="attached")
+    assert navigations == [], "switching language must not reload the page"
 
 
 def test_mistyped_case_key_is_explained(page, stack):
