@@ -24,9 +24,10 @@ from nacl.bindings import crypto_generichash_blake2b_salt_personal as _blake2b
 
 from crypto.attachment import CHUNK_CIPHERTEXT, AttachmentOpener, StreamParams, chunks_for_size
 from crypto.bundle import INBOUND, Bundle, read_bundle
-from crypto.encoding import b64decode, b64encode
+from crypto.encoding import b64decode, b64encode, is_int
 from crypto.envelope import open_envelope
 from crypto.errors import ProtocolError
+from crypto.manifest import DAY
 from crypto.padding import MAX_MESSAGE
 
 from .cases import ATTACHMENT, CASE, EXPECTED, FOLLOWUP, STORED, get_case
@@ -36,7 +37,6 @@ from .vault import Vault
 
 IMPORT = "import"
 HEX32 = re.compile(r"[0-9a-f]{32}")  # always fullmatch
-DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # always fullmatch
 # An envelope is a padding bucket plus its header (at most 16 recipients) and tag.
 MAX_ENVELOPE = MAX_MESSAGE + 7 + 16 * 88 + 24 + 16
 
@@ -59,23 +59,19 @@ class ImportResult:
     confirmed_bundles: int = 0
 
 
-def _refuse(code: str, message: str) -> ProtocolError:
-    return ProtocolError(code, message)
-
-
 def _digest(data: bytes) -> str:
     return _blake2b(data, digest_size=32).hex()
 
 
 def _hex32(value: object, what: str) -> str:
     if not isinstance(value, str) or not HEX32.fullmatch(value):
-        raise _refuse("bad_item", f"{what} is not 32 lowercase hex characters")
+        raise ProtocolError("bad_item", f"{what} is not 32 lowercase hex characters")
     return value
 
 
 def _int(value: object, what: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise _refuse("bad_item", f"{what} must be an integer of at least {minimum}")
+    if not is_int(value) or value < minimum:
+        raise ProtocolError("bad_item", f"{what} must be an integer of at least {minimum}")
     return value
 
 
@@ -83,11 +79,11 @@ def _descriptors(body: dict, case_id: str, parent) -> list[dict]:
     """The attachment descriptors of a verified body, checked, as `attachment` records."""
     items = body.get("attachments", [])
     if not isinstance(items, list):
-        raise _refuse("bad_descriptor", "attachments must be a list")
+        raise ProtocolError("bad_descriptor", "attachments must be a list")
     records, seen = [], set()
     for d in items:
         if not isinstance(d, dict):
-            raise _refuse("bad_descriptor", "an attachment descriptor must be an object")
+            raise ProtocolError("bad_descriptor", "an attachment descriptor must be an object")
         try:
             upload_id = _hex32(d.get("upload_id"), "upload_id")
             size = _int(d.get("size"), "size", 0)
@@ -95,11 +91,11 @@ def _descriptors(body: dict, case_id: str, parent) -> list[dict]:
             key = b64decode(d.get("key"), field="attachment key", length=32)
             header = b64decode(d.get("header"), field="attachment header", length=24)
         except ProtocolError as exc:
-            raise _refuse("bad_descriptor", exc.message) from exc
+            raise ProtocolError("bad_descriptor", exc.message) from exc
         if chunks != chunks_for_size(size):
-            raise _refuse("bad_descriptor", "attachment size and chunk count disagree")
+            raise ProtocolError("bad_descriptor", "attachment size and chunk count disagree")
         if upload_id in seen:
-            raise _refuse("bad_descriptor", "an attachment is listed twice")
+            raise ProtocolError("bad_descriptor", "an attachment is listed twice")
         seen.add(upload_id)
         records.append(
             {
@@ -132,13 +128,13 @@ class _Importer:
     def _blob_index(self, item: dict) -> int:
         index = _int(item.get("blob"), "blob", 0)
         if index >= len(self.bundle.blob_sizes):
-            raise _refuse("bad_item", f"the bundle has no blob {index}")
+            raise ProtocolError("bad_item", f"the bundle has no blob {index}")
         return index
 
     def _envelope(self, item: dict) -> bytes:
         index = self._blob_index(item)
         if self.bundle.blob_sizes[index] > MAX_ENVELOPE:
-            raise _refuse("too_large", "envelope is larger than any envelope can be")
+            raise ProtocolError("too_large", "envelope is larger than any envelope can be")
         return self.bundle.read_blob(self.source, index)
 
     def _chunks(self, index: int) -> Iterator[bytes]:
@@ -159,21 +155,21 @@ class _Importer:
         envelope = self._envelope(item)
         opened = open_envelope(envelope, self.desk.public, self.desk.box_secret)
         if opened.kind != "report":
-            raise _refuse("wrong_kind", f"expected a report envelope, got a {opened.kind}")
+            raise ProtocolError("wrong_kind", f"expected a report envelope, got a {opened.kind}")
         body = opened.body
         opened.verify(b64decode(body.get("sign_pk"), field="sign_pk", length=32))
         if body.get("case_id") != case_id:
-            raise _refuse("wrong_case", "the report was signed for another case than the one it was filed under")
+            raise ProtocolError("wrong_case", "the report was signed for another case than the one it was filed under")
         if body.get("v") != 1:
-            raise _refuse("unsupported_version", "report body version is not supported")
+            raise ProtocolError("unsupported_version", "report body version is not supported")
         b64decode(body.get("reply_pk"), field="reply_pk", length=32)
         if not isinstance(body.get("report"), dict) or not DAY.fullmatch(str(body.get("day"))):
-            raise _refuse("bad_report", "report body lacks its report fields or day")
+            raise ProtocolError("bad_report", "report body lacks its report fields or day")
         digest = _digest(envelope)
         existing = get_case(self.vault, case_id)
         if existing is not None:
             if existing["envelope"] != digest:
-                raise _refuse("case_conflict", "a different report for this case is already in the vault")
+                raise ProtocolError("case_conflict", "a different report for this case is already in the vault")
             return "already"
         attachments = _descriptors(body, case_id, "report")
         self._expect(attachments)
@@ -202,30 +198,30 @@ class _Importer:
         seq = _int(item.get("seq"), "seq", 1)
         case = get_case(self.vault, case_id)
         if case is None:
-            raise _refuse("unknown_case", "a follow-up for a case whose report is not in the vault")
+            raise ProtocolError("unknown_case", "a follow-up for a case whose report is not in the vault")
         envelope = self._envelope(item)
         opened = open_envelope(envelope, self.desk.public, self.desk.box_secret)
         if opened.kind != "followup":
-            raise _refuse("wrong_kind", f"expected a follow-up envelope, got a {opened.kind}")
+            raise ProtocolError("wrong_kind", f"expected a follow-up envelope, got a {opened.kind}")
         opened.verify(b64decode(case["sign_pk"], length=32))
         body = opened.body
         if body.get("case_id") != case_id:
-            raise _refuse("wrong_case", "the follow-up was signed for another case than the one it was filed under")
+            raise ProtocolError("wrong_case", "the follow-up was signed for another case than the one it was filed under")
         if body.get("v") != 1:
-            raise _refuse("unsupported_version", "follow-up body version is not supported")
+            raise ProtocolError("unsupported_version", "follow-up body version is not supported")
         followup_id = _hex32(body.get("id"), "follow-up id")
         if not isinstance(body.get("text"), str) or not DAY.fullmatch(str(body.get("day"))):
-            raise _refuse("bad_followup", "follow-up body lacks its text or day")
+            raise ProtocolError("bad_followup", "follow-up body lacks its text or day")
         digest = _digest(envelope)
         group = self.vault.case_group(case_id)
         rid = self.vault.rid(FOLLOWUP, case_id, seq)
         existing = self.vault.get(FOLLOWUP, rid)
         if existing is not None:
             if existing["envelope"] != digest:
-                raise _refuse("followup_conflict", f"a different follow-up {seq} of this case is already in the vault")
+                raise ProtocolError("followup_conflict", f"a different follow-up {seq} of this case is already in the vault")
             return "already"
         if any(f["id"] == followup_id for _, f in self.vault.records(FOLLOWUP, group=group)):
-            raise _refuse("followup_replayed", "this follow-up is already in the vault under another number")
+            raise ProtocolError("followup_replayed", "this follow-up is already in the vault under another number")
         attachments = _descriptors(body, case_id, seq)
         self._expect(attachments)
         self.vault.put(
@@ -249,7 +245,7 @@ class _Importer:
         for record in attachments:
             rid = self.vault.rid(ATTACHMENT, record["upload_id"])
             if self.vault.get(ATTACHMENT, rid) is not None:
-                raise _refuse("upload_conflict", "an attachment it names already belongs to another message")
+                raise ProtocolError("upload_conflict", "an attachment it names already belongs to another message")
             self.vault.put(ATTACHMENT, rid, record, group=self.vault.case_group(record["case_id"]))
 
     def attachment(self, item: dict) -> str:
@@ -258,16 +254,16 @@ class _Importer:
         rid = self.vault.rid(ATTACHMENT, upload_id)
         record = self.vault.get(ATTACHMENT, rid)
         if record is None:
-            raise _refuse("unknown_upload", "no verified report or follow-up names this attachment")
+            raise ProtocolError("unknown_upload", "no verified report or follow-up names this attachment")
         if record["case_id"] != case_id:
-            raise _refuse("wrong_case", "the attachment belongs to another case than the one it was filed under")
+            raise ProtocolError("wrong_case", "the attachment belongs to another case than the one it was filed under")
         if record["state"] == STORED:
             return "already"
         if _int(item.get("chunks"), "chunks", 1) != record["chunks"]:
-            raise _refuse("bad_attachment", "chunk count differs from the signed descriptor")
+            raise ProtocolError("bad_attachment", "chunk count differs from the signed descriptor")
         index = self._blob_index(item)
         if self.bundle.blob_sizes[index] != record["chunks"] * CHUNK_CIPHERTEXT:
-            raise _refuse("truncated", "attachment blob has the wrong size")
+            raise ProtocolError("truncated", "attachment blob has the wrong size")
         opener = AttachmentOpener(
             StreamParams(b64decode(record["key"]), b64decode(record["header"]), record["size"], record["chunks"])
         )
@@ -343,10 +339,11 @@ def import_bundle(vault: Vault, path: Path) -> ImportResult:
         log_rid = vault.rid(IMPORT, bundle_id)
         previous = vault.get(IMPORT, log_rid)
         result = ImportResult(bundle_id, str(header.get("day", "")), seen_before=previous is not None)
-        vault.remove_stale_temp_files()
         importer = _Importer(vault, bundle, source, result)
         try:
             with vault.transaction():
+                # Under the write lock, so no other import is writing the files it removes.
+                vault.remove_stale_temp_files()
                 importer.run(items)
                 vault.put(
                     IMPORT,
