@@ -339,3 +339,28 @@ def test_a_report_claiming_another_cases_upload_is_refused_without_a_trace(vault
     assert get_case(vault, bob.case_id) is None
     assert vault.get("attachment", vault.rid("attachment", bob_own.upload_id)) is None
     assert [a["case_id"] for _, a in vault.records("attachment")] == [alice.case_id]
+
+
+def test_attachments_stream_through_import_and_extract_without_being_held_whole(vault, tmp_path, desks):
+    import tracemalloc
+
+    from workstation.cases import extract_attachments
+
+    alice = Submitter.new()
+    data = os.urandom(CHUNK_PLAINTEXT * 40 + 5)  # ~10 MiB, 41 chunks padded to 48
+    report = alice.report(desks, attachments=[("video.mp4", data)])
+    path = InboundBundle().add_report(alice.case_id, report).write(tmp_path / "in.qlb")
+    del report, data
+    tracemalloc.start()
+    try:
+        result = import_bundle(vault, path)
+        _, import_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        [(_, written)] = extract_attachments(vault, case_detail(vault, get_case(vault, alice.case_id)), tmp_path / "out")
+        _, extract_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.new["attachment"] == 1 and written.stat().st_size == CHUNK_PLAINTEXT * 40 + 5
+    # A few chunks' worth at most, never the 10 MiB file.
+    assert import_peak < 4 * 1024 * 1024, import_peak
+    assert extract_peak < 4 * 1024 * 1024, extract_peak
