@@ -37,7 +37,20 @@ function addScript(src, integrity) {
 }
 
 async function loadInBrowser(base) {
-  for (const file of VENDOR_FILES) await addScript(base + file.name, file.integrity);
+  const [library, wrapper] = VENDOR_FILES;
+  await addScript(base + library.name, library.integrity);
+  const lib = globalThis.libsodium;
+  if (!lib) throw new Error('libsodium.js did not load');
+  // Let libsodium.js finish starting before the wrapper reads it. Without WebAssembly its
+  // fallback swaps in the asm.js build by deleting every property of the module object,
+  // `ready` included, as soon as the script has run. The wrapper expects `ready` (under
+  // Node and in bundles both files run in one task, so it gets there first); with two
+  // script elements it comes too late and fails on `ready.then`. Once start-up is over,
+  // nothing deletes it again, so a resolved `ready` is accurate.
+  const starting = lib.ready;
+  if (starting) await starting;
+  if (!lib.ready) lib.ready = Promise.resolve();
+  await addScript(base + wrapper.name, wrapper.integrity);
   const sodium = globalThis.sodium;
   if (!sodium || !sodium.ready) throw new Error('libsodium did not initialise');
   await sodium.ready;
