@@ -5,6 +5,7 @@ The server keeps only an Argon2id hash of each desk's token (desk-tokens.json:
 `hash_token` and `new_token` are also used by `quietline keys dev`.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -26,6 +27,18 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 # Argon2 verification costs ~64 MiB of memory each: bound how many run at once, so that a
 # flood of wrong tokens cannot exhaust memory.
 _VERIFY_SLOTS = threading.BoundedSemaphore(2)
+# Tokens verified once are remembered (for this process) as a keyed digest of the desk, the
+# token and the stored hash, so a syncing desk does not pay Argon2 on every request, and a
+# rotated token file invalidates what was remembered. The key never leaves memory.
+_CACHE_KEY = secrets.token_bytes(32)
+_VERIFIED: set[bytes] = set()
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the desk is unknown, so that costs what a wrong token costs."""
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def new_token() -> str:
@@ -47,12 +60,6 @@ class DeskAuthenticator:
         manifest_desks = {desk.id for desk in manifest.desks}
         # A desk must be both in the token file and in the signed manifest.
         self._hashes = {desk: h for desk, h in hashes.items() if desk in manifest_desks}
-        self._dummy = _hasher.hash(new_token())
-        # Tokens verified once are remembered as a keyed digest, so a syncing desk does
-        # not pay Argon2 on every request; the key lives only in this process.
-        self._cache_key = secrets.token_bytes(32)
-        self._verified: set[bytes] = set()
-        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: Path, manifest: Manifest) -> "DeskAuthenticator":
@@ -68,8 +75,9 @@ class DeskAuthenticator:
             raise RuntimeError(f'desk tokens file {path} must be {{"desks": {{desk_id: "$argon2id$..."}}}}')
         return cls(desks, manifest)
 
-    def _digest(self, desk_id: str, token: str) -> bytes:
-        return hmac.new(self._cache_key, f"{desk_id}.{token}".encode(), hashlib.blake2b).digest()
+    @staticmethod
+    def _digest(desk_id: str, token: str, stored: str) -> bytes:
+        return hmac.new(_CACHE_KEY, f"{desk_id}\n{token}\n{stored}".encode(), hashlib.blake2b).digest()
 
     def authenticate(self, authorization: str | None) -> str:
         """Return the desk id, or raise 401 `unauthorized`."""
@@ -79,21 +87,22 @@ class DeskAuthenticator:
         desk_id, dot, token = credentials.strip().partition(".")
         if scheme.lower() != "bearer" or not dot or not DESK_ID.match(desk_id) or not _TOKEN.match(token):
             raise _unauthorized()
-        digest = self._digest(desk_id, token)
-        with self._lock:
-            if digest in self._verified:
-                return desk_id
         stored = self._hashes.get(desk_id)
+        digest = self._digest(desk_id, token, stored or "")
+        if stored is not None:
+            with _LOCK:
+                if digest in _VERIFIED:
+                    return desk_id
         with _VERIFY_SLOTS:
             try:
                 # An unknown desk costs the same as a wrong token.
-                _hasher.verify(stored or self._dummy, token)
+                _hasher.verify(stored or _dummy_hash(), token)
             except (VerificationError, InvalidHashError):
                 raise _unauthorized() from None
         if stored is None:
             raise _unauthorized()
-        with self._lock:
-            self._verified.add(digest)
+        with _LOCK:
+            _VERIFIED.add(digest)
         return desk_id
 
 

@@ -356,3 +356,15 @@ def test_followup_refusals_store_nothing(client, env, org, problem):
         envelope = "QR=="
     refused(client, env, "/api/v1/cases/followups", {"lookup": s.lookup, "envelope": envelope, "uploads": uploads},
             status=expected[0], code=expected[1])
+
+
+def test_validation_errors_do_not_echo_the_request(client, env):
+    marker = "MARKER-7f3a9c-do-not-echo"
+    for body in (
+        {"lookup": [marker], "envelope": marker},
+        {"lookup": "AAAA", "envelope": "AAAA", marker: marker},
+        {"lookup": {"x": marker}},
+    ):
+        response = client.post("/api/v1/cases", json=body)
+        assert response.status_code == 422 and error(response) == "bad_request"
+        assert marker not in response.text

@@ -471,3 +471,17 @@ def test_inbound_pull_purges_orphan_uploads_after_a_day(client, env, org, clock)
     assert not any(orphan.upload_id in path for path in env.blob_files())
     assert any(filed.upload_id in path for path in env.blob_files())
     assert {r[0] for r in env.rows("upload_chunks")} == {filed.upload_id, fresh.upload_id}
+
+
+def test_rotated_token_replaces_the_old_one(client, env, org, settings, clock):
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+    from server.security.desk_auth import hash_token, new_token
+
+    assert client.get("/api/v1/desk/inbound", headers=org.auth()).status_code == 200  # remembered as verified
+    fresh = new_token()
+    env.tokens_path.write_text(json.dumps({"desks": {**org.token_hashes, "desk-1": hash_token(fresh)}}))
+    with TestClient(create_app(settings, today=clock)) as rotated:
+        assert rotated.get("/api/v1/desk/inbound", headers=org.auth()).status_code == 401
+        assert rotated.get("/api/v1/desk/inbound", headers={"Authorization": f"Bearer desk-1.{fresh}"}).status_code == 200
