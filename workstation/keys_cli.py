@@ -8,7 +8,7 @@ import click
 from nacl.bindings import crypto_sign_keypair
 
 from crypto.desk import DeskKeys
-from crypto.encoding import b64decode, b64encode, json_bytes
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import ProtocolError
 from crypto.manifest import DeskPublic, Manifest, fingerprint, sign_manifest, verify_manifest
 
