@@ -160,7 +160,7 @@ class _Importer:
         opened.verify(b64decode(body.get("sign_pk"), field="sign_pk", length=32))
         if body.get("case_id") != case_id:
             raise ProtocolError("wrong_case", "the report was signed for another case than the one it was filed under")
-        if body.get("v") != 1:
+        if not (is_int(body.get("v")) and body["v"] == 1):  # `true` is not 1
             raise ProtocolError("unsupported_version", "report body version is not supported")
         b64decode(body.get("reply_pk"), field="reply_pk", length=32)
         if not isinstance(body.get("report"), dict) or not DAY.fullmatch(str(body.get("day"))):
@@ -207,7 +207,7 @@ class _Importer:
         body = opened.body
         if body.get("case_id") != case_id:
             raise ProtocolError("wrong_case", "the follow-up was signed for another case than the one it was filed under")
-        if body.get("v") != 1:
+        if not (is_int(body.get("v")) and body["v"] == 1):  # `true` is not 1
             raise ProtocolError("unsupported_version", "follow-up body version is not supported")
         followup_id = _hex32(body.get("id"), "follow-up id")
         if not isinstance(body.get("text"), str) or not DAY.fullmatch(str(body.get("day"))):

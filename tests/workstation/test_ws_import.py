@@ -364,3 +364,15 @@ def test_attachments_stream_through_import_and_extract_without_being_held_whole(
     # A few chunks' worth at most, never the 10 MiB file.
     assert import_peak < 4 * 1024 * 1024, import_peak
     assert extract_peak < 4 * 1024 * 1024, extract_peak
+
+
+@pytest.mark.parametrize("version", [True, 2, "1", None])
+def test_bodies_of_another_version_are_refused(vault, tmp_path, desks, version):
+    from crypto.envelope import seal
+
+    alice = Submitter.new()
+    report = alice.report(desks)
+    report.body["v"] = version
+    report.envelope = seal("report", report.body, alice.keys.sign_secret, desks)
+    result = import_bundle(vault, InboundBundle().add_report(alice.case_id, report).write(tmp_path / "in.qlb"))
+    assert codes(result) == ["unsupported_version"] and get_case(vault, alice.case_id) is None
