@@ -66,12 +66,31 @@ async def _protocol_error(request: Request, exc: ProtocolError) -> JSONResponse:
     return error_response(api.status, api.code, api.message)
 
 
+def _known_names() -> frozenset[str]:
+    from pydantic import BaseModel
+
+    from . import schemas
+
+    names = {"body", "path", "query", "header", "upload_id", "index"}
+    for value in vars(schemas).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            names.update(value.model_fields)
+    return frozenset(names)
+
+
+_KNOWN = _known_names()
+
+
+def _where(loc) -> str:
+    # Only our own field names and list positions: a client-chosen key is request data.
+    return ".".join(str(part) if isinstance(part, int) or part in _KNOWN else "(unexpected field)" for part in loc)
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     # Only where and what kind of problem: pydantic's `input` would echo the request.
     problems = []
     for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error.get("loc", ()))
-        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        problems.append(f"{_where(error.get('loc', ()))}: {error.get('msg', 'invalid')}")
     return error_response(422, "bad_request", "request is not valid: " + "; ".join(problems))
 
 

@@ -3,12 +3,16 @@ key outside it), desk tokens, a temporary deployment folder migrated with Alembi
 the app under FastAPI's TestClient with a controllable clock."""
 
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from nacl.bindings import crypto_sign_keypair
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from crypto.desk import DeskKeys
 from crypto.encoding import b64encode
@@ -63,8 +67,31 @@ class Clock:
         self.day += timedelta(days=days)
 
 
+# The suite runs on SQLite. Set QUIETLINE_TEST_DATABASE_URL to a PostgreSQL server's URL
+# (e.g. postgresql+psycopg://postgres@127.0.0.1:5433/postgres, with the psycopg driver
+# installed) to run every test on a fresh PostgreSQL database of its own instead.
+SERVER_URL = os.environ.get("QUIETLINE_TEST_DATABASE_URL", "")
+
+
 @pytest.fixture
-def env(tmp_path, org) -> Env:
+def database_url(tmp_path):
+    if not SERVER_URL:
+        yield f"sqlite:///{tmp_path / 'quietline.db'}"
+        return
+    name = f"qltest_{secrets.token_hex(6)}"
+    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def env(tmp_path, org, database_url):
     e = Env(
         root=tmp_path,
         db_path=tmp_path / "quietline.db",
@@ -73,6 +100,7 @@ def env(tmp_path, org) -> Env:
         manifest_path=tmp_path / "manifest.json",
         deployment_path=tmp_path / "deployment.json",
         tokens_path=tmp_path / "desk-tokens.json",
+        database_url=database_url,
     )
     e.client_dir.mkdir()
     (e.client_dir / "index.html").write_text("<!doctype html><title>Quietline</title><script src=\"/js/app.js\"></script>")
@@ -86,7 +114,8 @@ def env(tmp_path, org) -> Env:
     e.deployment_path.write_text(json.dumps({"v": 1, "org": "Test Organisation", "root_pk": b64encode(org.root_pk)}))
     e.tokens_path.write_text(json.dumps({"desks": org.token_hashes}))
     upgrade(e.database_url)
-    return e
+    yield e
+    e.dispose()
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@ bundles built with crypto/, and snapshots of everything the server stores."""
 import hashlib
 import io
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from crypto import casekey, envelope
 from crypto.attachment import CHUNK_CIPHERTEXT, StreamParams, seal_bytes
@@ -153,6 +156,16 @@ def open_inbound(data: bytes) -> tuple[Bundle, io.BytesIO]:
     return read_bundle(f, INBOUND), f
 
 
+def _plain(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
 @dataclass
 class Env:
     root: Path
@@ -164,13 +177,33 @@ class Env:
     tokens_path: Path
     extra: dict = field(default_factory=dict)
 
+    database_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.database_url = self.database_url or f"sqlite:///{self.db_path}"
+        self._engine = None
+
     @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.db_path}"
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def engine(self):
+        """A plain engine of the test's own, independent of the app's."""
+        if self._engine is None:
+            self._engine = create_engine(self.database_url, poolclass=NullPool)
+        return self._engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def rows(self, table: str) -> list[tuple]:
-        with sqlite3.connect(self.db_path) as conn:
-            return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+        """A table's rows as SQLite would show them (days as text, booleans as 0/1), on any backend."""
+        assert table in TABLES
+        with self.engine().connect() as conn:
+            result = conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))
+            return [tuple(_plain(v) for v in row) for row in result]
 
     def count(self, table: str) -> int:
         return len(self.rows(table))

@@ -1,8 +1,6 @@
 """The schema exists only through Alembic, matches the models, goes down and up again,
 and has no column that could hold an address, a user agent or a time of day."""
 
-import sqlite3
-
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import DateTime, Time, inspect
@@ -29,18 +27,31 @@ def test_migrations_go_down_and_up_with_data(client, env, org):
     file_case(client, Submitter(), [org.desks["desk-1"]], [attachment(10)])
     assert env.count("cases") == 1
     client.app.state.ctx.db.dispose()
+    env.dispose()
     downgrade(env.database_url, "base")
-    with sqlite3.connect(env.db_path) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"alembic_version"}
+    engine = make_engine(env.database_url)
+    try:
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    finally:
+        engine.dispose()
     upgrade(env.database_url)
     assert all(env.count(t) == 0 for t in TABLES)
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(ctx):
-    with ctx.db.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+def test_foreign_keys_are_enforced_and_sqlite_uses_wal(ctx, env):
+    import pytest
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from server.storage.models import UploadChunk
+
+    with pytest.raises(IntegrityError):
+        with ctx.db.write() as session:
+            session.execute(insert(UploadChunk).values(upload_id="0" * 32, index=0))
+    if env.is_sqlite:
+        with ctx.db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_no_column_can_hold_an_address_agent_or_time():
@@ -55,6 +66,14 @@ def test_no_column_can_hold_an_address_agent_or_time():
 
 def test_only_days_are_stored(client, env, org):
     file_case(client, Submitter(), [org.desks["desk-1"]])
-    with sqlite3.connect(env.db_path) as conn:
-        [day] = conn.execute("SELECT created_day FROM cases").fetchone()
+    [(_, day, _)] = env.rows("cases")
     assert day == "2026-11-23"
+    engine = make_engine(env.database_url)
+    try:
+        inspector = inspect(engine)
+        for table in TABLES:
+            for column in inspector.get_columns(table):
+                if column["name"].endswith("_day"):
+                    assert str(column["type"]).upper() == "DATE", (table, column)
+    finally:
+        engine.dispose()
