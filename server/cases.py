@@ -122,7 +122,10 @@ def file_followup(ctx: AppContext, lookup_b64: str, envelope_b64: str, upload_id
     for _attempt in range(3):
         try:
             with ctx.db.write() as session:
-                if session.get(Case, case_id) is None:
+                # Locks the case row (PostgreSQL; SQLite holds its write lock already), so
+                # follow-ups to one case are numbered one after another.
+                locked = session.scalar(select(Case.case_id).where(Case.case_id == case_id).with_for_update())
+                if locked is None:
                     raise unknown_case()
                 last = session.scalar(select(func.max(Followup.seq)).where(Followup.case_id == case_id))
                 seq = (last or 0) + 1
