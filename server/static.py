@@ -21,7 +21,7 @@ for _type, _ext in (
     mimetypes.add_type(_type, _ext)
 
 # Never served even if present in the client folder: build inputs and dotfiles.
-HIDDEN = {"node_modules", "package.json", "package-lock.json", "tests", "test"}
+HIDDEN = {"node_modules", "package.json", "package-lock.json", "scripts", "tests", "test"}
 
 
 class ClientFiles(StaticFiles):

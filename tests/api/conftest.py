@@ -110,6 +110,8 @@ def env(tmp_path, org, database_url):
     (e.client_dir / "node_modules" / "x").mkdir(parents=True)
     (e.client_dir / "node_modules" / "x" / "index.js").write_text("1")
     (e.client_dir / ".env").write_text("SECRET=1")
+    (e.client_dir / "scripts").mkdir()
+    (e.client_dir / "scripts" / "vendor.mjs").write_text("// build step")
     e.manifest_path.write_bytes(org.manifest_bytes)
     e.deployment_path.write_text(json.dumps({"v": 1, "org": "Test Organisation", "root_pk": b64encode(org.root_pk)}))
     e.tokens_path.write_text(json.dumps({"desks": org.token_hashes}))

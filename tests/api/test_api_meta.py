@@ -72,7 +72,9 @@ def test_static_client_is_served(client):
     assert "last-modified" not in script.headers and "etag" not in script.headers
 
 
-@pytest.mark.parametrize("path", ["/package.json", "/node_modules/x/index.js", "/.env", "/js/../package.json"])
+@pytest.mark.parametrize(
+    "path", ["/package.json", "/node_modules/x/index.js", "/.env", "/js/../package.json", "/scripts/vendor.mjs"]
+)
 def test_build_files_and_dotfiles_are_not_served(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -190,3 +192,14 @@ def test_manifest_with_a_desk_outside_the_token_file_still_starts(settings, env,
     env.tokens_path.write_text(json.dumps({"desks": {"desk-1": org.token_hashes["desk-1"]}}))
     app = create_app(settings)
     app.state.ctx.db.dispose()
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None, "application/x-www-form-urlencoded"])
+def test_json_bodies_need_a_json_content_type(client, env, content_type):
+    before = env.snapshot()
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/api/v1/uploads", content=b'{"chunks": 1}', headers=headers)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "bad_request"
+    assert env.snapshot() == before
+    ok = client.post("/api/v1/uploads", content=b'{"chunks": 1}', headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 201
