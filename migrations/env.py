@@ -44,6 +44,9 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=is_sqlite(url),
                 compare_type=True,
+                # make_engine has SQLAlchemy emit BEGIN on SQLite too, so DDL there is
+                # transactional like PostgreSQL's: a failed migration leaves no half schema.
+                transactional_ddl=True,
             )
             with context.begin_transaction():
                 context.run_migrations()
