@@ -163,6 +163,14 @@ def test_language_switch_needs_no_reload_and_arabic_is_right_to_left(page, stack
     assert navigations == [], "switching language must not reload the page"
 
 
+def test_no_form_field_could_carry_a_secret_into_a_url(page, stack):
+    # Belt and braces beside CSP form-action 'none': even a native form submission
+    # (if scripts failed) would have no named field to put in a query string.
+    page.goto(stack.base_url + "/")
+    assert page.locator("form input[name], form textarea[name], form select[name]").count() == 0
+    assert page.locator("form[action], form[method]").count() == 0
+
+
 def test_mistyped_case_key_is_explained(page, stack):
     page.goto(stack.base_url + "/")
     page.get_by_role("button", name="I have a case key").click()
