@@ -825,8 +825,10 @@ def gen_attachment() -> None:
             elif "params" in op:
                 q = op["params"]
                 header = params.header
-                if "header_flip" in q:
-                    header = bytes([header[0] ^ 1]) + header[1:]
+                if "header_flip" in q:  # flip the named byte, as the test and the JS runner do
+                    flipped = bytearray(header)
+                    flipped[q["header_flip"]] ^= 1
+                    header = bytes(flipped)
                 if "header_hex" in q:
                     header = bytes.fromhex(q["header_hex"])
                 key = bytes.fromhex(q["key_hex"]) if "key_hex" in q else params.key
