@@ -23,6 +23,7 @@ STATUSES = (
     "awaiting_state_reply",
     "closed",
 )
+NOTICES = ("still_open",)
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,14 @@ class Reply:
     text: str
     day: str
     desk: str
+    notice: str | None = None  # "still_open": nothing has changed, the case is not forgotten
 
     def body(self) -> dict:
-        return {"v": VERSION, "kind": "reply", "case_id": self.case_id, "seq": self.seq,
+        body = {"v": VERSION, "kind": "reply", "case_id": self.case_id, "seq": self.seq,
                 "status": self.status, "text": self.text, "day": self.day, "desk": self.desk}
+        if self.notice is not None:
+            body["notice"] = self.notice
+        return body
 
 
 def seal_reply(reply: Reply, desk: DeskPublic, desk_sign_secret: bytes, reply_public: bytes) -> bytes:
@@ -44,6 +49,8 @@ def seal_reply(reply: Reply, desk: DeskPublic, desk_sign_secret: bytes, reply_pu
         raise ProtocolError("bad_status", f"unknown status {reply.status!r}")
     if not is_int(reply.seq) or reply.seq < 1:
         raise ProtocolError("bad_sequence", "reply sequence numbers start at 1")
+    if reply.notice is not None and reply.notice not in NOTICES:
+        raise ProtocolError("bad_reply", f"unknown notice {reply.notice!r}")
     body = json_bytes(reply.body())
     inner = signing.sign("reply", body, desk_sign_secret) + body
     return MAGIC + bytes([VERSION]) + desk.key_id + crypto_box_seal(pad_message(inner), reply_public)
@@ -78,7 +85,7 @@ def open_reply(blob: bytes, manifest: Manifest, reply_public: bytes, reply_secre
         raise ProtocolError("wrong_case", "reply belongs to another case")
     if body.get("desk") != desk.id:
         raise ProtocolError("bad_reply", "reply names another desk than the one that signed it")
-    reply = Reply(case_id, body.get("seq"), body.get("status"), body.get("text"), body.get("day"), desk.id)
+    reply = Reply(case_id, body.get("seq"), body.get("status"), body.get("text"), body.get("day"), desk.id, body.get("notice"))
     if (
         not is_int(reply.seq)
         or reply.seq < 1
@@ -86,6 +93,7 @@ def open_reply(blob: bytes, manifest: Manifest, reply_public: bytes, reply_secre
         or not isinstance(reply.text, str)
         or not isinstance(reply.day, str)
         or not DAY.fullmatch(reply.day)
+        or not (reply.notice is None or reply.notice in NOTICES)
     ):
         raise ProtocolError("bad_reply", "reply body is malformed")
     return reply
