@@ -14,6 +14,8 @@ from crypto.manifest import DESK_ID
 from crypto.reply import STATUSES
 
 from .cases import STORED, case_detail, extract_attachments, find_case, list_cases
+from .casework import load as load_casework
+from .consent import case_consent
 from .errors import CommandGroup, WorkstationError, printable
 from .exporter import export_bundle
 from .importer import import_bundle
@@ -167,11 +169,15 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     type=click.Path(path_type=Path, file_okay=False),
     help="Write the case's attachments (decrypted) into this directory.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the case as one JSON object (report, consent, follow-ups, casework).")
 @click.pass_obj
-def show(state: WsContext, case: str, extract: Path | None) -> None:
+def show(state: WsContext, case: str, extract: Path | None, as_json: bool) -> None:
     """Show a case: report, follow-ups, attachments and replies. CASE is its id or a prefix (4+ hex)."""
     vault = state.vault()
     detail = case_detail(vault, find_case(vault, case))
+    if as_json:
+        click.echo(json.dumps(case_document(vault, detail), ensure_ascii=False, sort_keys=True, indent=1))
+        return
     record = detail.case
     out = _console()
     out.print(Text(f"case {record['case_id']}", style="bold"))
@@ -204,6 +210,42 @@ def show(state: WsContext, case: str, extract: Path | None) -> None:
         out.print(Text(f"\n{plural(len(written), 'attachment')} written to {extract}", style="bold"))
         for attachment, path in written:
             out.print(_text(f"  {path}  ({_size(attachment['size'])})"))
+
+
+def case_document(vault: Vault, detail) -> dict:
+    """A case for machines (`ws show --json`): the report exactly as the submitter sent it,
+    the consent as it stands after every follow-up, and the focal point's casework."""
+    record = detail.case
+    consent = case_consent(vault, record)
+    return {
+        "case_id": record["case_id"],
+        "day": record["day"],
+        "lang": record["lang"],
+        "report": record["report"],
+        "consent": {
+            "reporter": consent.reporter.to_json(),
+            "victim": consent.victim.to_json() if consent.victim is not None else None,
+            "effective": consent.effective().to_json(),
+            "withdrawn": consent.withdrawn,
+        },
+        "followups": [
+            {
+                "seq": f["seq"],
+                "day": f["day"],
+                "text": f["text"],
+                "consent": f.get("consent"),
+                "victim_consent": f.get("victim_consent"),
+                "withdraw": bool(f.get("withdraw")),
+            }
+            for f in detail.followups
+        ],
+        "attachments": [
+            {"name": a["name"], "type": a["type"], "size": a["size"], "parent": a["parent"], "state": a["state"]}
+            for a in detail.attachments
+        ],
+        "replies": [{"seq": r["seq"], "day": r["day"], "status": r["status"], "text": r["text"]} for r in detail.replies],
+        "casework": load_casework(vault, record["case_id"]).model_dump(),
+    }
 
 
 @ws.command()

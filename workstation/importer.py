@@ -29,6 +29,7 @@ from crypto.envelope import open_envelope
 from crypto.errors import ProtocolError
 from crypto.manifest import DAY
 from crypto.padding import MAX_MESSAGE
+from crypto.report import parse_followup_update, parse_report
 
 from .cases import ATTACHMENT, CASE, EXPECTED, FOLLOWUP, STORED, get_case
 from .exporter import confirm_outbound, queue_ack
@@ -165,6 +166,7 @@ class _Importer:
         b64decode(body.get("reply_pk"), field="reply_pk", length=32)
         if not isinstance(body.get("report"), dict) or not DAY.fullmatch(str(body.get("day"))):
             raise ProtocolError("bad_report", "report body lacks its report fields or day")
+        parse_report(body["report"])  # the schema, field by field (SchemaError names the field)
         digest = _digest(envelope)
         existing = get_case(self.vault, case_id)
         if existing is not None:
@@ -212,6 +214,7 @@ class _Importer:
         followup_id = _hex32(body.get("id"), "follow-up id")
         if not isinstance(body.get("text"), str) or not DAY.fullmatch(str(body.get("day"))):
             raise ProtocolError("bad_followup", "follow-up body lacks its text or day")
+        update = parse_followup_update(body)
         digest = _digest(envelope)
         group = self.vault.case_group(case_id)
         rid = self.vault.rid(FOLLOWUP, case_id, seq)
@@ -235,6 +238,9 @@ class _Importer:
                 "text": body["text"],
                 "attachments": [a["upload_id"] for a in attachments],
                 "envelope": digest,
+                "consent": update.consent.to_json() if update.consent else None,
+                "victim_consent": update.victim_consent.to_json() if update.victim_consent else None,
+                "withdraw": update.withdraw,
             },
             group=group,
         )

@@ -66,7 +66,7 @@ DEFAULT_KDF = "moderate"
 MIN_PASSPHRASE = 10
 
 KDF_CONTEXT = b"QLvault1"
-RECORD_KEY_ID, ATTACHMENT_KEY_ID, INDEX_KEY_ID = 1, 2, 3
+RECORD_KEY_ID, ATTACHMENT_KEY_ID, INDEX_KEY_ID, AUDIT_KEY_ID = 1, 2, 3, 4
 DESK_KIND = "desk"
 
 FILE_MAGIC = b"QLVA"
@@ -131,6 +131,7 @@ class Vault:
         self._records = SecretBox(kdf_derive(master, RECORD_KEY_ID, KDF_CONTEXT))
         self._attachment_key = kdf_derive(master, ATTACHMENT_KEY_ID, KDF_CONTEXT)
         self._index_key = kdf_derive(master, INDEX_KEY_ID, KDF_CONTEXT)
+        self.audit_key = kdf_derive(master, AUDIT_KEY_ID, KDF_CONTEXT)  # keys the audit log's hash chain
         self._depth = 0
         self._desk: DeskKeys | None = None
 

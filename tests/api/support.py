@@ -45,7 +45,7 @@ class Submitter:
             "lang": "en",
             "reply_pk": b64encode(self.keys.reply_public),
             "sign_pk": b64encode(self.keys.sign_public),
-            "report": {"schema": "quietline.report/1", "country": "XX", "text": text},
+            "report": {"schema": "quietline.report/2", "country": "SY", "text": text},
             "attachments": list(attachments),
         }
         return envelope.seal("report", body, self.keys.sign_secret, tuple(d.public if isinstance(d, DeskKeys) else d for d in desks))

@@ -28,7 +28,7 @@ def report_body(case, text="Something happened.", attachments=()) -> dict:
     return {
         "v": 1, "kind": "report", "case_id": case.id, "day": DAY, "lang": "en",
         "reply_pk": envelope_b64(case.keys.reply_public), "sign_pk": envelope_b64(case.keys.sign_public),
-        "report": {"schema": "quietline.report/1", "country": "XX", "text": text},
+        "report": {"schema": "quietline.report/2", "country": "SY", "text": text},
         "attachments": list(attachments),
     }
 

@@ -55,12 +55,12 @@ def test_the_focal_points_round(cli, initialised, tmp_path, manifest_for):
     vault, public = initialised
     desks = desks_from(public)
     alice, bob = Submitter.new(), Submitter.new()
-    report = alice.report(desks, text="Detained at the airport\non return.", country="Aland",
+    report = alice.report(desks, text="Detained at the airport\non return.", country="AX",
                           attachments=[("scan.pdf", b"%PDF-1.7 evidence")])
     bundle = (
         InboundBundle()
         .add_report(alice.case_id, report)
-        .add_report(bob.case_id, bob.report(desks, country="Boland"))
+        .add_report(bob.case_id, bob.report(desks, country="BO"))
         .add_followup(alice.case_id, 1, alice.followup(desks, text="They returned."))
     )
     inbound = bundle.write(tmp_path / "in.qlb")
@@ -73,11 +73,11 @@ def test_the_focal_points_round(cli, initialised, tmp_path, manifest_for):
     assert result.exit_code == 0, result.output
     assert alice.case_id[:8] in result.output and bob.case_id[:8] in result.output
     assert alice.case_id not in result.output  # the short id only
-    assert "Aland" in result.output and "Boland" in result.output and "new" in result.output
+    assert "AX" in result.output and "BO" in result.output and "new" in result.output
 
     result = cli("ws", "--vault", vault, "show", alice.case_id[:6])
     assert result.exit_code == 0, result.output
-    for text in ("Detained at the airport", "on return.", "country: Aland", "scan.pdf", "17 B", "follow-up 1", "They returned."):
+    for text in ("Detained at the airport", "on return.", "country: AX", "scan.pdf", "17 B", "follow-up 1", "They returned."):
         assert text in result.output
 
     result = cli("ws", "--vault", vault, "reply", alice.case_id[:6], "--status", "assessing", "--message", "We are on it.")
@@ -187,7 +187,7 @@ def test_show_extract_keeps_hostile_names_inside_the_directory(cli, initialised,
 def test_submitter_text_cannot_drive_the_terminal_or_rich_markup(cli, initialised, tmp_path):
     vault, public = initialised
     alice = Submitter.new()
-    report = alice.report(desks_from(public), text="before\x1b[2J\x1b[31mafter [bold red]markup[/]", country="[link=x]C[/link]")
+    report = alice.report(desks_from(public), text="before\x1b[2J\x1b[31mafter [bold red]markup[/]", extra={"place": "[link=x]C[/link]"})
     cli("ws", "--vault", vault, "import", InboundBundle().add_report(alice.case_id, report).write(tmp_path / "in.qlb"))
     for args in (("cases",), ("show", alice.case_id[:8])):
         result = cli("ws", "--vault", vault, *args)

@@ -157,7 +157,7 @@ def test_a_failing_source_leaves_no_attachment_file(vault):
 
 CANARIES = {
     "report text": "CANARY-report-text-7f3a",
-    "country": "CANARYLAND",
+    "place": "CANARY-place-field",
     "attachment name": "CANARY-evidence-name.jpg",
     "attachment content": "CANARY-ATTACHMENT-CONTENT-91b2",
     "follow-up text": "CANARY-followup-text-5e6d",
@@ -171,9 +171,8 @@ def test_nothing_readable_on_disk_after_import_reply_and_export(vault, vault_pat
     report = submitter.report(
         desks,
         text=CANARIES["report text"],
-        country=CANARIES["country"],
         attachments=[(CANARIES["attachment name"], (CANARIES["attachment content"] * 5000).encode())],
-        extra={"perpetrator": CANARIES["extra field"]},
+        extra={"perpetrator_detail": CANARIES["extra field"], "place": CANARIES["place"]},
     )
     followup = submitter.followup(desks, text=CANARIES["follow-up text"])
     bundle = InboundBundle().add_report(submitter.case_id, report).add_followup(submitter.case_id, 1, followup)

@@ -66,7 +66,7 @@ class Submitter:
         desks: tuple[DeskPublic, ...],
         *,
         text: str = "They came to my office after the session.",
-        country: str = "Testland",
+        country: str = "SY",
         attachments: list[tuple[str, bytes]] = (),
         case_id: str | None = None,
         sign_secret: bytes | None = None,
@@ -82,7 +82,7 @@ class Submitter:
             "lang": "en",
             "reply_pk": b64encode(self.keys.reply_public),
             "sign_pk": b64encode(self.keys.sign_public),
-            "report": {"schema": "quietline.report/1", "country": country, "text": text, **(extra or {})},
+            "report": {"schema": "quietline.report/2", "country": country, "text": text, **(extra or {})},
             "attachments": [u.descriptor for u in uploads],
         }
         envelope = seal("report", body, sign_secret or self.keys.sign_secret, desks)
@@ -98,6 +98,7 @@ class Submitter:
         sign_secret: bytes | None = None,
         followup_id: str | None = None,
         uploads: list[Upload] = (),
+        extra: dict | None = None,
     ) -> Message:
         uploads = [*uploads, *(self.upload(name, data) for name, data in attachments)]
         body = {
@@ -108,6 +109,7 @@ class Submitter:
             "day": DAY,
             "text": text,
             "attachments": [u.descriptor for u in uploads],
+            **(extra or {}),  # consent changes, withdraw
         }
         envelope = seal("followup", body, sign_secret or self.keys.sign_secret, desks)
         return Message(envelope, uploads, body)
