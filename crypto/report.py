@@ -238,8 +238,11 @@ def _affected(value, path, code) -> tuple[Person, ...]:
 
 
 def _schema(value, path, code):
+    # A SchemaError, so the refusal has a path ("schema") like every other; only a string is
+    # shown, since str() of an arbitrary nested value could be huge.
     if value != SCHEMA:
-        raise ProtocolError("unsupported_version", f"report schema {str(value)[:40]!r} is not supported")
+        shown = repr(value[:40]) if isinstance(value, str) else type(value).__name__
+        raise SchemaError("unsupported_version", path, f"report schema {shown} is not supported")
     return value
 
 
@@ -304,7 +307,7 @@ class Report:
 
 def parse_report(value: Any) -> Report:
     """Check a report object (the `report` of a report envelope's body) and return it typed.
-    Raises SchemaError("bad_report", path, …), or ProtocolError("unsupported_version")."""
+    Raises SchemaError("bad_report", path, …), or SchemaError("unsupported_version", "schema", …)."""
     # The schema is looked at first, so a report of another version says so, whatever it holds.
     if isinstance(value, dict) and "schema" in value:
         _schema(value["schema"], "schema", "bad_report")

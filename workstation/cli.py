@@ -1,5 +1,6 @@
 """`quietline ws`: the focal point's commands on the air-gapped workstation."""
 
+import getpass
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from crypto.reply import STATUSES
 from .cases import STORED, case_detail, extract_attachments, find_case, list_cases
 from .casework import load as load_casework
 from .consent import case_consent
-from .errors import CommandGroup, WorkstationError, printable
+from .errors import CommandGroup, WorkstationError, one_line, printable
 from .exporter import export_bundle
 from .importer import import_bundle
 from .keys_cli import REPO_ROOT, write_desk_public
@@ -25,6 +26,7 @@ from .vault import KDF_PROFILES, Vault
 
 VAULT_ENV = "QUIETLINE_VAULT"
 PASSPHRASE_ENV = "QUIETLINE_VAULT_PASSPHRASE"
+OPERATOR_ENV = "QUIETLINE_OPERATOR"
 DEFAULT_VAULT = "var/dev/vault"  # under the repository root, like the server's defaults
 
 
@@ -37,8 +39,9 @@ def read_passphrase(*, confirm: bool = False) -> str:
 
 
 class WsContext:
-    def __init__(self, vault_path: Path):
+    def __init__(self, vault_path: Path, operator: str):
         self.vault_path = vault_path
+        self.operator = operator  # who the audit log names for what this command does
         self._vault: Vault | None = None
 
     def vault(self) -> Vault:
@@ -71,12 +74,19 @@ def _text(value: object) -> Text:
     show_default=DEFAULT_VAULT,
     help=f"The vault directory (or ${VAULT_ENV}).",
 )
+@click.option(
+    "--operator",
+    envvar=OPERATOR_ENV,
+    default=lambda: getpass.getuser(),
+    show_default="your login name",
+    help=f"Who is working, as the audit log records it (or ${OPERATOR_ENV}).",
+)
 @click.pass_context
-def ws(ctx: click.Context, vault_path: Path) -> None:
+def ws(ctx: click.Context, vault_path: Path, operator: str) -> None:
     """The air-gapped workstation: vault, import, cases, replies, export.
 
     The passphrase comes from $QUIETLINE_VAULT_PASSPHRASE or is asked for."""
-    state = WsContext(vault_path)
+    state = WsContext(vault_path, one_line(operator)[:64] or "unknown")
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -20,6 +20,9 @@ export const STATUSES = [
   'awaiting_state_reply',
   'closed',
 ];
+// "still_open": nothing has changed, the case is open and not forgotten (the page shows its
+// own translated words for it).
+export const NOTICES = ['still_open'];
 
 // The key-free check the server also runs; returns the signing desk's key id.
 export function checkFraming(blob) {
@@ -31,8 +34,8 @@ export function checkFraming(blob) {
   return blob.slice(5, 13);
 }
 
-// Returns {caseId, seq, status, text, day, desk} or throws ProtocolError; the checks run in
-// crypto/reply.py's order so both sides give the same code.
+// Returns {caseId, seq, status, text, day, desk, notice} (notice null when absent) or throws
+// ProtocolError; the checks run in crypto/reply.py's order so both sides give the same code.
 export function openReply(blob, manifest, replyPublic, replySecret, caseId) {
   const desk = deskByKeyId(manifest, checkFraming(blob));
   let padded;
@@ -59,6 +62,7 @@ export function openReply(blob, manifest, replyPublic, replySecret, caseId) {
     text: field(body, 'text'),
     day: field(body, 'day'),
     desk: desk.id,
+    notice: field(body, 'notice') ?? null, // like Python's body.get: absent and null are None
   };
   if (
     !isInt(reply.seq)
@@ -67,6 +71,7 @@ export function openReply(blob, manifest, replyPublic, replySecret, caseId) {
     || typeof reply.text !== 'string'
     || typeof reply.day !== 'string'
     || !DAY.test(reply.day)
+    || !(reply.notice === null || NOTICES.includes(reply.notice))
   ) {
     throw new ProtocolError('bad_reply', 'reply body is malformed');
   }
