@@ -5,6 +5,10 @@ import { LANGUAGES, applyTranslations, currentLanguage, languageNames, pickLangu
 import { submitReport } from './ui/report.js';
 import { openCase, sendFollowup } from './ui/casefile.js';
 import { loadTrust } from './ui/trust.js';
+import { bindSingleChoices } from './ui/choices.js';
+import { buildConsent, clearConsent, readConsent } from './ui/consent.js';
+import { buildReportForm, collectReport, isIntermediary, relabelReportForm, resetReportForm, stepOfPath, validateStep } from './ui/form.js';
+import { Steps } from './ui/steps.js';
 import { loadSodium } from './sodium.js';
 import { CHUNK_PLAINTEXT } from './attachment.js';
 
@@ -12,12 +16,14 @@ const MAX_FILE_BYTES = 4096 * CHUNK_PLAINTEXT;
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['home', 'report', 'progress', 'key', 'return', 'case'];
 let session = null; // the open case: derived keys, in memory only
+let steps = null;
 
 function show(view) {
   for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
   $('loading').hidden = true;
   hideError();
-  $('main').focus();
+  if (view === 'report') steps.show(steps.current);
+  else $('main').focus();
 }
 
 function errorText(error) {
@@ -28,6 +34,7 @@ function errorText(error) {
 
 function showError(error) {
   $('error').textContent = errorText(error);
+  $('error').dataset.code = (error && error.code) || 'generic';
   $('error').hidden = false;
 }
 
@@ -59,30 +66,28 @@ function tooLarge(files) {
 
 async function onReport(event) {
   event.preventDefault();
-  const country = $('country').value.trim();
-  if (!country) {
-    $('country-error').textContent = t('report.country_required');
-    $('country-error').hidden = false;
-    $('country').setAttribute('aria-invalid', 'true');
-    $('country').focus();
+  // Enter in a field, or the send button: only the last step sends.
+  if (!steps.isLast()) {
+    steps.next();
     return;
   }
-  $('country-error').hidden = true;
-  $('country').removeAttribute('aria-invalid');
+  hideError();
+  if (!validateStep('where')) return steps.show('where', { focus: false });
   const files = [...$('report-files').files];
   if (tooLarge(files)) return showError({ code: 'too_large' });
+  const report = collectReport();
   show('progress');
   $('progress-text').textContent = t('progress.preparing');
   try {
-    const result = await submitReport(
-      { country, text: $('account').value, files, lang: currentLanguage() },
-      progressReporter(),
-    );
-    $('report-form').reset();
+    const result = await submitReport({ report, files, lang: currentLanguage() }, progressReporter());
+    resetReportForm();
+    steps.reset();
     $('case-key-display').textContent = result.caseKeyText;
     $('receipt-text').textContent = t('key.receipt_text', { day: result.day, ref: result.caseId.slice(0, 8).toUpperCase() });
     show('key');
   } catch (error) {
+    // A report the schema refuses goes back to the step that asks for the field.
+    if (error && error.code === 'bad_report') steps.current = stepOfPath(error.path);
     show('report');
     showError(error);
   }
@@ -102,11 +107,20 @@ function renderCase() {
       const meta = document.createElement('p');
       meta.className = 'reply-meta';
       meta.textContent = t('case.reply_meta', { day: reply.day, status: t(`status.${reply.status}`) });
-      const body = document.createElement('p');
-      body.className = 'reply-text';
-      body.dir = 'auto';
-      body.textContent = reply.text;
-      item.append(meta, body);
+      item.append(meta);
+      if (reply.notice === 'still_open') {
+        const notice = document.createElement('p');
+        notice.className = 'reply-notice';
+        notice.textContent = t('case.still_open');
+        item.append(notice);
+      }
+      if (reply.text) {
+        const body = document.createElement('p');
+        body.className = 'reply-text';
+        body.dir = 'auto';
+        body.textContent = reply.text;
+        item.append(body);
+      }
       return item;
     }),
   );
@@ -119,6 +133,7 @@ async function onOpenCase(event) {
   try {
     session = await openCase($('case-key-input').value);
     $('return-form').reset();
+    resetCaseForms();
     show('case');
     renderCase();
   } catch (error) {
@@ -155,9 +170,71 @@ async function onFollowup(event) {
   }
 }
 
+async function onConsentChange(event) {
+  event.preventDefault();
+  $('consent-sent').hidden = true;
+  $('consent-error').hidden = true;
+  const consent = readConsent($('case-consent'));
+  const victimConsent = readConsent($('case-victim-consent'));
+  if (!Object.keys(consent).length && !Object.keys(victimConsent).length) {
+    $('consent-error').textContent = t('change.nothing');
+    $('consent-error').hidden = false;
+    $('consent-send').focus();
+    return;
+  }
+  $('consent-send').disabled = true;
+  try {
+    const sent = await sendFollowup(session, { text: '', consent, victimConsent }, { file() {}, report() {} });
+    clearConsent($('case-consent'));
+    clearConsent($('case-victim-consent'));
+    $('consent-sent').textContent = t('change.sent', { day: sent.day });
+    $('consent-sent').hidden = false;
+    hideError();
+  } catch (error) {
+    showError(error);
+  } finally {
+    $('consent-send').disabled = false;
+  }
+}
+
+async function onWithdraw() {
+  $('withdraw-yes').disabled = true;
+  try {
+    const sent = await sendFollowup(session, { text: '', withdraw: true }, { file() {}, report() {} });
+    session.withdrawn = true;
+    $('withdraw-confirm').hidden = true;
+    $('withdraw-start').hidden = true;
+    $('consent-change').hidden = true;
+    $('withdraw-sent').textContent = t('withdraw.sent', { day: sent.day });
+    $('withdraw-sent').hidden = false;
+    hideError();
+  } catch (error) {
+    showError(error);
+  } finally {
+    $('withdraw-yes').disabled = false;
+  }
+}
+
+function resetCaseForms() {
+  $('followup-form').reset();
+  $('followup-sent').hidden = true;
+  clearConsent($('case-consent'));
+  clearConsent($('case-victim-consent'));
+  $('consent-change').open = false;
+  $('consent-change').hidden = false;
+  $('case-victim').open = false;
+  $('consent-sent').hidden = true;
+  $('consent-error').hidden = true;
+  $('withdraw').open = false;
+  $('withdraw-start').hidden = false;
+  $('withdraw-confirm').hidden = true;
+  $('withdraw-sent').hidden = true;
+}
+
 function closeCase() {
   session = null;
   $('case-replies').replaceChildren();
+  resetCaseForms();
   show('home');
 }
 
@@ -172,13 +249,48 @@ async function startFlow(view) {
   }
 }
 
+// Text set from code (not data-i18n) follows a language switch too.
+function relabel() {
+  $('report-files-limit').textContent = t('report.size_limit', { size: formatBytes(MAX_FILE_BYTES) });
+  relabelReportForm(currentLanguage());
+  steps.relabel();
+  for (const error of document.querySelectorAll('.field-error[data-key]')) error.textContent = t(error.dataset.key);
+  if (!$('error').hidden) showError({ code: $('error').dataset.code });
+  if (session && !$('view-case').hidden) renderCase();
+}
+
 function bind() {
+  bindSingleChoices(document);
+  buildReportForm(currentLanguage());
+  buildConsent($('case-consent'), 'cc');
+  buildConsent($('case-victim-consent'), 'cv');
+  steps = new Steps($('report-form'), {
+    back: $('step-back'),
+    next: $('step-next-button'),
+    send: $('report-send'),
+    progress: $('step-progress'),
+    onLeave: () => show('home'),
+    isActive: (name) => name !== 'victim' || isIntermediary(),
+    validate: validateStep,
+  });
+  // Choosing or clearing "reporting for someone else" adds or removes the victim's step.
+  $('reporter_role').addEventListener('choice', () => steps.relabel());
   $('go-report').addEventListener('click', () => startFlow('report'));
   $('go-return').addEventListener('click', () => startFlow('return'));
   for (const button of document.querySelectorAll('.go-home')) button.addEventListener('click', () => show('home'));
   $('report-form').addEventListener('submit', onReport);
   $('return-form').addEventListener('submit', onOpenCase);
   $('followup-form').addEventListener('submit', onFollowup);
+  $('consent-form').addEventListener('submit', onConsentChange);
+  $('withdraw-start').addEventListener('click', () => {
+    $('withdraw-confirm').hidden = false;
+    $('withdraw-no').focus();
+  });
+  $('withdraw-no').addEventListener('click', () => {
+    $('withdraw-confirm').hidden = true;
+    $('withdraw-start').focus();
+  });
+  $('withdraw-yes').addEventListener('click', onWithdraw);
   $('key-done').addEventListener('click', () => {
     $('case-key-display').textContent = '';
     show('home');
@@ -188,17 +300,16 @@ function bind() {
   select.replaceChildren(...languageNames().map(({ code, name }) => new Option(name, code)));
   select.addEventListener('change', async () => {
     await setLanguage(select.value);
-    $('report-files-limit').textContent = t('report.size_limit', { size: formatBytes(MAX_FILE_BYTES) });
-    if (session && !$('view-case').hidden) renderCase();
+    relabel();
   });
 }
 
 async function main() {
-  bind();
   const lang = pickLanguage();
   await setLanguage(LANGUAGES.includes(lang) ? lang : 'en');
+  bind();
   $('language').value = currentLanguage();
-  $('report-files-limit').textContent = t('report.size_limit', { size: formatBytes(MAX_FILE_BYTES) });
+  relabel();
   applyTranslations(document);
   show('home');
 }

@@ -48,15 +48,26 @@ def assert_nothing_on_device(page, context_cookies) -> None:
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", state["url"]), state["url"]
 
 
-def file_report(page, stack, country, account, attachment_name, attachment_bytes) -> tuple[str, str]:
+def file_report(page, stack, place, account, attachment_name, attachment_bytes) -> tuple[str, str]:
+    # The form is in steps (where and when, the UN, what happened, urgency, who, more,
+    # evidence, consent, what happens next); the country is a list, so the free-text
+    # canary goes into the place.
     page.goto(stack.base_url + "/")
     page.get_by_role("button", name="Make a new report").click()
     page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
     assert page.inner_text("#view-report .root-fingerprint") == stack.root_fingerprint()
-    page.get_by_label("Country where it happened").fill(country)
+    page.get_by_label("Country where it happened").select_option("KE")
+    page.get_by_label("Place", exact=True).fill(place)
+    next_button = page.get_by_role("button", name="Next")
+    next_button.click()  # -> contact with the UN
+    next_button.click()  # -> what happened
     page.get_by_label("What happened? Write in any language.").fill(account)
+    for _ in range(4):  # urgency, who, more, evidence
+        next_button.click()
     page.set_input_files("#report-files", files=[{"name": attachment_name, "mimeType": "text/plain", "buffer": attachment_bytes}])
     screenshot(page, "e2e-en-report-form")
+    next_button.click()  # -> consent
+    next_button.click()  # -> what happens next
     page.get_by_role("button", name="Encrypt and send").click()
     page.wait_for_selector("#view-key:not([hidden])", timeout=60_000)
     screenshot(page, "e2e-en-case-key")
@@ -73,14 +84,14 @@ def pull_and_import(stack, tmp_path: Path, name: str) -> str:
 
 
 def test_report_reply_and_followup_round_trip(page, stack, tmp_path):
-    country, account = canary("COUNTRY"), canary("ACCOUNT") + " — détention arbitraire, 拘留, احتجاز"
+    place, account = canary("COUNTRY"), canary("ACCOUNT") + " — détention arbitraire, 拘留, احتجاز"
     name1, body1 = canary("FILENAME") + ".txt", (canary("ATTACHMENT") + "\n").encode() * 40_000  # ~1.1 MB: 5 chunks → bucket 6
     reply_text = canary("REPLY")
     follow_text = canary("FOLLOWUP")
     name2, body2 = canary("FILENAME2") + ".txt", (canary("ATTACHMENT2") + "\n").encode()
 
     # 2. The submitter files a report and is shown the case key once.
-    case_key, receipt = file_report(page, stack, country, account, name1, body1)
+    case_key, receipt = file_report(page, stack, place, account, name1, body1)
     assert_nothing_on_device(page, page.context.cookies())
     page.get_by_role("button", name="I have written it down").click()
     assert page.inner_text("#case-key-display") == ""
@@ -93,7 +104,7 @@ def test_report_reply_and_followup_round_trip(page, stack, tmp_path):
     assert short in cases.lower(), (receipt, cases)
     extract = tmp_path / "extract1"
     shown = stack.cli("ws", "show", short, "--extract", str(extract)).stdout
-    assert country in shown and account.split()[0] in shown
+    assert place in shown and account.split()[0] in shown
     extracted = [p for p in extract.rglob("*") if p.is_file()]
     assert len(extracted) == 1 and extracted[0].read_bytes() == body1
 
@@ -131,7 +142,7 @@ def test_report_reply_and_followup_round_trip(page, stack, tmp_path):
     assert body2 in [p.read_bytes() for p in extract2.rglob("*") if p.is_file()]
 
     # Nothing secret reached the server or the wire.
-    canaries = [country, account.split()[0], name1, name2, reply_text, follow_text, "CANARY-ATTACHMENT", case_key]
+    canaries = [place, account.split()[0], name1, name2, reply_text, follow_text, "CANARY-ATTACHMENT", case_key]
     canaries.append(case_key.replace("-", ""))
     held = everything_the_server_holds(stack)
     sent = page.recorder.sent_bytes()

@@ -12,6 +12,7 @@ import { deriveCaseKeys, caseId } from '../kdf.js';
 import { seal } from '../envelope.js';
 import { openReply } from '../reply.js';
 import { b64decode, b64encode } from '../encoding.js';
+import { parseFollowupUpdate } from '../report_schema.js';
 
 export async function openCase(keyText) {
   await loadSodium();
@@ -33,18 +34,36 @@ export async function openCase(keyText) {
   return { keys, caseId: expectedId, day: found.day, replies, refused, manifest };
 }
 
-export async function sendFollowup(session, { text, files }, progress) {
-  const attachments = await uploadAll(files, progress.file);
-  progress.report();
+function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// The follow-up body (docs/PROTOCOL.md, "Envelope"): text (may be empty), attachments, and
+// only what the person changes: `consent` / `victim_consent` with just the questions they
+// answered now, `withdraw: true` to withdraw the report.
+export function followupBody(session, { text = '', attachments = [], consent = null, victimConsent = null, withdraw = false }) {
   const body = {
     v: 1,
     kind: 'followup',
     case_id: session.caseId,
-    id: Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(''),
+    id: randomId(),
     day: today(),
     text,
     attachments,
   };
+  if (consent && Object.keys(consent).length) body.consent = consent;
+  if (victimConsent && Object.keys(victimConsent).length) body.victim_consent = victimConsent;
+  if (withdraw) body.withdraw = true;
+  return body;
+}
+
+export async function sendFollowup(session, { text = '', files = [], consent = null, victimConsent = null, withdraw = false }, progress) {
+  // Checked before any file is uploaded, and again as sealed: nothing the schema refuses is sent.
+  parseFollowupUpdate(followupBody(session, { text, consent, victimConsent, withdraw }));
+  const attachments = await uploadAll(files, progress.file);
+  progress.report();
+  const body = followupBody(session, { text, attachments, consent, victimConsent, withdraw });
+  parseFollowupUpdate(body);
   const envelope = seal('followup', body, session.keys.signSecret, session.manifest.desks);
   return request('POST', '/api/v1/cases/followups', {
     json: { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) },

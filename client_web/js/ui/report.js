@@ -11,8 +11,13 @@ import * as casekey from '../casekey.js';
 import { deriveCaseKeys, caseId } from '../kdf.js';
 import { seal } from '../envelope.js';
 import { b64encode } from '../encoding.js';
+import { parseReport } from '../report_schema.js';
 
-export async function submitReport({ country, text, files, lang }, progress) {
+// `report` is the structured report (docs/PROTOCOL.md, "Report schema"). It is checked with
+// the schema before anything is uploaded or sealed: a report the workstation would refuse
+// is never sent (parseReport throws a ProtocolError with code bad_report and a path).
+export async function submitReport({ report, files, lang }, progress) {
+  parseReport(report);
   await loadSodium();
   const { manifest } = await loadTrust();
   const key = casekey.generate();
@@ -28,9 +33,10 @@ export async function submitReport({ country, text, files, lang }, progress) {
     lang,
     reply_pk: b64encode(keys.replyPublic),
     sign_pk: b64encode(keys.signPublic),
-    report: { schema: 'quietline.report/1', country, text },
+    report,
     attachments,
   };
+  parseReport(body.report);
   const envelope = seal('report', body, keys.signSecret, manifest.desks);
   const receipt = await request('POST', '/api/v1/cases', {
     json: { lookup: b64encode(keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) },
