@@ -7,20 +7,21 @@ the envelopes the vectors carry.
 """
 
 import base64
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, signing
+from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, report, signing
 from crypto.attachment import AttachmentOpener, AttachmentSealer, StreamParams
 from crypto.desk import DeskKeys
 from crypto.encoding import b64decode, b64encode, json_bytes, json_load
 from crypto.errors import ProtocolError
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply")
+FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply", "report")
 _cache: dict[str, dict] = {}
 
 
@@ -417,16 +418,62 @@ def open_vector(v, d) -> reply.Reply:
 
 
 @section("reply", "valid")
+@section("reply", "notice_valid")
 def _(v, d):
     r = open_vector(v, d)
     e = v["expect"]
-    assert (r.case_id, r.seq, r.status, r.text, r.day, r.desk) == (
-        e["case_id"], e["seq"], e["status"], e["text"], e["day"], e["desk"])
+    assert (r.case_id, r.seq, r.status, r.text, r.day, r.desk, r.notice) == (
+        e["case_id"], e["seq"], e["status"], e["text"], e["day"], e["desk"], e.get("notice"))
 
 
 @section("reply", "invalid")
+@section("reply", "notice_invalid")
 def _(v, d):
     expect_code(lambda: open_vector(v, d), v["code"])
+
+
+# ---------------------------------------------------------------- report schema
+
+
+def as_json(value) -> dict:
+    """A parsed Report or FollowupUpdate as the vectors write it (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(value)))
+
+
+def expect_refusal(fn, code: str, path: str) -> None:
+    with pytest.raises(report.SchemaError) as info:
+        fn()
+    assert (info.value.code, info.value.path) == (code, path), info.value
+
+
+@section("report", "taxonomy")
+def _(v, d):
+    assert getattr(report, v["name"]) == tuple(v["values"])
+
+
+@section("report", "constants")
+def _(v, d):
+    assert getattr(report, v["name"]) == v["value"]
+
+
+@section("report", "valid")
+def _(v, d):
+    assert as_json(report.parse_report(v["value"])) == v["expect"]
+
+
+@section("report", "invalid")
+def _(v, d):
+    expect_refusal(lambda: report.parse_report(v["value"]), v["code"], v["path"])
+
+
+@section("report", "followup_valid")
+def _(v, d):
+    assert as_json(report.parse_followup_update(v["body"])) == v["expect"]
+
+
+@section("report", "followup_invalid")
+def _(v, d):
+    expect_refusal(lambda: report.parse_followup_update(v["body"]), v["code"], v["path"])
 
 
 # ---------------------------------------------------------------- the tests
@@ -455,4 +502,4 @@ def test_section(file, name):
 def test_every_section_is_checked():
     """Both ways: no section without a handler, no handler without a section."""
     assert set(list_sections()) == set(HANDLERS)
-    assert len(HANDLERS) >= 39
+    assert len(HANDLERS) >= 47

@@ -4,6 +4,10 @@ Run once, from the repository root, and commit the output with this script:
 
     .venv/bin/python tests/vectors/generate.py
 
+or only the files that do not depend on randomness elsewhere, leaving the others untouched:
+
+    .venv/bin/python tests/vectors/generate.py report reply_notices
+
 Keys come from fixed seeds, so a re-run gives the same keys, case keys and signatures. Sealed
 boxes, nonces and secretstream headers are random, so their ciphertexts differ at every run:
 the files hold ciphertexts Python made, and both implementations must open them
@@ -19,6 +23,7 @@ per section, and the tests compare that with the section lengths.
 """
 
 import base64
+import dataclasses
 import hashlib
 import json
 import sys
@@ -42,7 +47,7 @@ from nacl.bindings import (
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, signing  # noqa: E402
+from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, report, signing  # noqa: E402
 from crypto.desk import DeskKeys  # noqa: E402
 from crypto.encoding import b64encode, json_bytes  # noqa: E402
 from crypto.errors import ProtocolError  # noqa: E402
@@ -985,6 +990,394 @@ def gen_reply() -> None:
     )
 
 
+# ---------------------------------------------------------------- report schema
+
+
+def parsed_json(value) -> dict | list | str | None:
+    """A parsed Report or FollowupUpdate as JSON: dataclasses as objects, tuples as lists, the
+    same field names and defaults the JS module returns."""
+    return json.loads(json.dumps(dataclasses.asdict(value)))
+
+
+def expect_refusal(fn, code: str, path: str) -> None:
+    """The generator refuses a vector whose refusal the reference does not give."""
+    try:
+        fn()
+    except report.SchemaError as exc:
+        assert (exc.code, exc.path) == (code, path), f"got {exc.code} at {exc.path!r}, want {code} at {path!r}"
+        return
+    raise AssertionError(f"accepted, want {code} at {path!r}")
+
+
+def full_consent(**changes) -> dict:
+    consent = {"use_information": "yes", "use_name": "no", "use_media": "yes", "state_action": "private",
+               "sg_report": "anonymised", "referral": {"nhri": "yes", "lawyers": "no", "unhcr": "yes"}}
+    return {**consent, **changes}
+
+
+def full_report() -> dict:
+    return {
+        "schema": report.SCHEMA, "country": "XK", "place": "Prizren", "date": "2024-02-29",
+        "engagement": "cooperated", "un_bodies": ["upr", "special_procedure", "other"],
+        "un_body_detail": "UPR 4th cycle; Special Rapporteur on human rights defenders",
+        "timing": ["after_returning", "during_session"], "reprisal_types": list(report.REPRISAL_TYPES),
+        "perpetrators": ["police", "unknown"], "perpetrator_detail": "Two officers in plain clothes",
+        "reporter_role": "witness", "reporter_name": "Amina", "organisation": "Defenders' Network",
+        "affected": [{"relation": "colleague", "name": "Li Wei", "detail": "detained since March"},
+                     {"relation": "relative"}, {"relation": "organisation", "name": "Women's Centre"}],
+        "urgency": ["detained", "upcoming_date"], "upcoming_date": "2026-12-01",
+        "urgency_detail": "Court hearing", "gender": "non-binary", "groups": ["whrd", "lgbti"],
+        "remedies": "not_possible", "remedies_outcome": "No court would take it.",
+        "text": "Après la session, on m'a menacé.\n我在会议后受到威胁。 😀 \"quoted\" \\",
+        "consent": full_consent(),
+    }
+
+
+def minimal(**fields) -> dict:
+    return {"schema": report.SCHEMA, "country": "FR", **fields}
+
+
+def without(value: dict, key: str) -> dict:
+    return {k: v for k, v in value.items() if k != key}
+
+
+ASTRAL = "😀"  # one code point, two UTF-16 units
+DECOMPOSED = "e\u0301"  # one character on screen, two code points
+
+
+def report_valid() -> list[dict]:
+    cases = [
+        ("minimal", minimal()),
+        ("every field", full_report()),
+        ("every field, keys in another order", dict(reversed(list(full_report().items())))),
+        ("intermediary with victim consent", minimal(reporter_role="intermediary", consent=full_consent(),
+                                                     victim_consent={"use_information": "no", "referral": {}})),
+        ("intermediary without victim consent", minimal(reporter_role="intermediary")),
+        ("empty consent: nothing answered", minimal(consent={})),
+        ("empty referral", minimal(consent={"referral": {}})),
+        ("every referral kind", minimal(consent={"referral": {k: "yes" for k in report.REFERRAL_KINDS}})),
+        ("first country", minimal(country="AD")),
+        ("last country", minimal(country="ZW")),
+        ("empty lists and text", minimal(place="", un_bodies=[], timing=[], affected=[], text="", groups=[])),
+        ("astral text at the limits (UTF-16 twice as long)",
+         minimal(place=ASTRAL * report.SHORT, un_body_detail=ASTRAL * report.MEDIUM,
+                 remedies_outcome=ASTRAL * report.LONG, affected=[{"relation": "self", "name": ASTRAL * report.SHORT}])),
+        ("decomposed accents at the limit", minimal(gender=DECOMPOSED * (report.SHORT // 2))),
+        ("account at the limit", minimal(text="a" * (report.ACCOUNT - 1) + ASTRAL)),
+        (f"{report.MAX_AFFECTED} people affected",
+         minimal(affected=[{"relation": report.RELATIONS[i % 5], "name": f"P{i}"} for i in range(report.MAX_AFFECTED)])),
+        ("year only", minimal(date="1945")),
+        ("year and month", minimal(date="2024-12")),
+        ("29 February 2000", minimal(date="2000-02-29")),
+        ("31 December", minimal(date="2023-12-31")),
+        ("a future upcoming date", minimal(upcoming_date="2099-01-31")),
+        ("every value of every list", minimal(un_bodies=list(report.UN_BODIES), timing=list(report.TIMINGS),
+                                              perpetrators=list(report.PERPETRATORS), urgency=list(report.URGENCIES),
+                                              groups=list(report.GROUPS))),
+        ("text with controls and U+2028", minimal(text="a\x00b\u2028c\td\r\n")),
+    ]
+    out = []
+    # Every country is accepted if the taxonomy section matches: the lists are the check.
+    return [{"label": label, "value": value, "expect": parsed_json(report.parse_report(value))} for label, value in cases]
+
+
+def report_invalid() -> list[dict]:
+    S = report.SHORT
+    cases = [
+        # the whole value
+        ("a list", [], "bad_report", ""),
+        ("a string", "report", "bad_report", ""),
+        ("null", None, "bad_report", ""),
+        ("a number", 2, "bad_report", ""),
+        ("true", True, "bad_report", ""),
+        ("empty object: schema required first", {}, "bad_report", "schema"),
+        ("schema missing", {"country": "FR"}, "bad_report", "schema"),
+        ("country missing", {"schema": report.SCHEMA}, "bad_report", "country"),
+        # the schema, looked at before anything else
+        ("schema version 1", minimal(schema="quietline.report/1"), "unsupported_version", "schema"),
+        ("schema version 3", minimal(schema="quietline.report/3"), "unsupported_version", "schema"),
+        ("schema with a trailing space", minimal(schema=report.SCHEMA + " "), "unsupported_version", "schema"),
+        ("schema a number", minimal(schema=2), "unsupported_version", "schema"),
+        ("schema null", minimal(schema=None), "unsupported_version", "schema"),
+        ("schema wrong before an unknown key", {"schema": "x", "country": 1, "aaa": 1}, "unsupported_version", "schema"),
+        ("schema wrong, country missing", {"schema": "quietline.report/1"}, "unsupported_version", "schema"),
+        # unknown keys, in code point order, before any field
+        ("unknown key", minimal(extra=1), "bad_report", "extra"),
+        ("key __proto__", minimal(__proto__={}), "bad_report", "__proto__"),
+        ("key constructor", minimal(constructor="x"), "bad_report", "constructor"),
+        ("key hasOwnProperty", minimal(hasOwnProperty=True), "bad_report", "hasOwnProperty"),
+        ("key toString", minimal(toString="FR"), "bad_report", "toString"),
+        ("key Schema (case)", minimal(Schema=report.SCHEMA), "bad_report", "Schema"),
+        ("key v", minimal(v=1), "bad_report", "v"),
+        ("unknown keys sorted: b before z", minimal(z=1, b=1), "bad_report", "b"),
+        ("unknown keys sorted by code point, not UTF-16", minimal(**{ASTRAL: 1, "\uff5e": 1}), "bad_report", "\uff5e"),
+        ("unknown key before a bad field", minimal(country="fr", zzz=1), "bad_report", "zzz"),
+        ("unknown key, schema missing", {"country": "FR", "x": 1}, "bad_report", "x"),
+        # fields in table order
+        ("place before date", minimal(place=1, date="x"), "bad_report", "place"),
+        ("country before place", minimal(country="XX", place=1), "bad_report", "country"),
+        ("country lower case", minimal(country="fr"), "bad_report", "country"),
+        ("country unassigned", minimal(country="XX"), "bad_report", "country"),
+        ("country alpha-3", minimal(country="FRA"), "bad_report", "country"),
+        ("country a number", minimal(country=250), "bad_report", "country"),
+        ("country null", minimal(country=None), "bad_report", "country"),
+        ("country constructor", minimal(country="constructor"), "bad_report", "country"),
+        ("place a number", minimal(place=5), "bad_report", "place"),
+        ("place null", minimal(place=None), "bad_report", "place"),
+        ("place a list", minimal(place=["Paris"]), "bad_report", "place"),
+        ("place 201 characters", minimal(place="a" * (S + 1)), "bad_report", "place"),
+        ("place 201 astral characters", minimal(place=ASTRAL * (S + 1)), "bad_report", "place"),
+        ("place 199 astral + 2 (201 code points)", minimal(place=ASTRAL * (S - 1) + "ab"), "bad_report", "place"),
+        ("place 101 decomposed accents (202 code points, 101 on screen)",
+         minimal(place=DECOMPOSED * (S // 2 + 1)), "bad_report", "place"),
+        ("date 2023-02-29", minimal(date="2023-02-29"), "bad_report", "date"),
+        ("date 2100-02-29", minimal(date="2100-02-29"), "bad_report", "date"),
+        ("date 1900", minimal(date="1900"), "bad_report", "date"),
+        ("date 1944-12-31", minimal(date="1944-12-31"), "bad_report", "date"),
+        ("date 2024-13", minimal(date="2024-13"), "bad_report", "date"),
+        ("date 2024-00", minimal(date="2024-00"), "bad_report", "date"),
+        ("date 2024-01-00", minimal(date="2024-01-00"), "bad_report", "date"),
+        ("date 2024-04-31", minimal(date="2024-04-31"), "bad_report", "date"),
+        ("date 2024-01-32", minimal(date="2024-01-32"), "bad_report", "date"),
+        ("date 2024-1", minimal(date="2024-1"), "bad_report", "date"),
+        ("date 2024-01-1", minimal(date="2024-01-1"), "bad_report", "date"),
+        ("date 24", minimal(date="24"), "bad_report", "date"),
+        ("date 12024", minimal(date="12024"), "bad_report", "date"),
+        ("date with slashes", minimal(date="2024/01/01"), "bad_report", "date"),
+        ("date with a time", minimal(date="2024-01-01T10:00"), "bad_report", "date"),
+        ("date with a newline", minimal(date="2024\n"), "bad_report", "date"),
+        ("date with a leading space", minimal(date=" 2024"), "bad_report", "date"),
+        ("date in full-width digits", minimal(date="２０２４"), "bad_report", "date"),
+        ("date in Arabic-Indic digits", minimal(date="٢٠٢٤"), "bad_report", "date"),
+        ("date a number", minimal(date=2024), "bad_report", "date"),
+        ("date empty", minimal(date=""), "bad_report", "date"),
+        ("engagement unknown", minimal(engagement="yes"), "bad_report", "engagement"),
+        ("engagement null", minimal(engagement=None), "bad_report", "engagement"),
+        ("un_bodies a string", minimal(un_bodies="upr"), "bad_report", "un_bodies"),
+        ("un_bodies an object", minimal(un_bodies={"0": "upr"}), "bad_report", "un_bodies"),
+        ("un_bodies twice", minimal(un_bodies=["upr", "treaty_body", "upr"]), "bad_report", "un_bodies.2"),
+        ("un_bodies unknown", minimal(un_bodies=["upr", "world_bank"]), "bad_report", "un_bodies.1"),
+        ("un_bodies a number", minimal(un_bodies=[1]), "bad_report", "un_bodies.0"),
+        ("un_bodies null item", minimal(un_bodies=[None]), "bad_report", "un_bodies.0"),
+        ("un_bodies nested list", minimal(un_bodies=[["upr"]]), "bad_report", "un_bodies.0"),
+        ("un_body_detail 1001", minimal(un_body_detail="a" * 1001), "bad_report", "un_body_detail"),
+        ("timing unknown", minimal(timing=["during"]), "bad_report", "timing.0"),
+        ("timing null", minimal(timing=None), "bad_report", "timing"),
+        ("reprisal_types unknown", minimal(reprisal_types=["killing", "Killing"]), "bad_report", "reprisal_types.1"),
+        ("reprisal_types twice", minimal(reprisal_types=["raid", "raid"]), "bad_report", "reprisal_types.1"),
+        ("perpetrators unknown", minimal(perpetrators=["state"]), "bad_report", "perpetrators.0"),
+        ("perpetrator_detail a number", minimal(perpetrator_detail=0), "bad_report", "perpetrator_detail"),
+        ("perpetrator_detail 1001", minimal(perpetrator_detail=ASTRAL * 1001), "bad_report", "perpetrator_detail"),
+        ("reporter_role unknown", minimal(reporter_role="friend"), "bad_report", "reporter_role"),
+        ("reporter_role a list", minimal(reporter_role=["victim"]), "bad_report", "reporter_role"),
+        ("reporter_name 201", minimal(reporter_name="n" * 201), "bad_report", "reporter_name"),
+        ("organisation a number", minimal(organisation=5), "bad_report", "organisation"),
+        ("affected an object", minimal(affected={"relation": "self"}), "bad_report", "affected"),
+        ("affected 51 people", minimal(affected=[{"relation": "self"}] * 51), "bad_report", "affected"),
+        ("affected 51 bad people: the count first", minimal(affected=["x"] * 51), "bad_report", "affected"),
+        ("affected item a string", minimal(affected=["self"]), "bad_report", "affected.0"),
+        ("affected item null", minimal(affected=[None]), "bad_report", "affected.0"),
+        ("affected relation missing", minimal(affected=[{"name": "A"}]), "bad_report", "affected.0.relation"),
+        ("affected relation unknown", minimal(affected=[{"relation": "friend"}]), "bad_report", "affected.0.relation"),
+        ("affected second item bad", minimal(affected=[{"relation": "self"}, {"relation": 1}]), "bad_report", "affected.1.relation"),
+        ("affected name 201", minimal(affected=[{"relation": "self", "name": "a" * 201}]), "bad_report", "affected.0.name"),
+        ("affected detail 1001", minimal(affected=[{"relation": "self", "detail": "a" * 1001}]), "bad_report", "affected.0.detail"),
+        ("affected unknown key", minimal(affected=[{"relation": "self", "age": 30}]), "bad_report", "affected.0.age"),
+        ("affected key __proto__", minimal(affected=[{"relation": "self", "__proto__": {"relation": "x"}}]),
+         "bad_report", "affected.0.__proto__"),
+        ("affected unknown key before missing relation", minimal(affected=[{"age": 30}]), "bad_report", "affected.0.age"),
+        ("urgency unknown", minimal(urgency=["urgent"]), "bad_report", "urgency.0"),
+        ("urgency twice", minimal(urgency=["missing", "detained", "missing"]), "bad_report", "urgency.2"),
+        ("upcoming_date partial", minimal(upcoming_date="2026-12"), "bad_report", "upcoming_date"),
+        ("upcoming_date year only", minimal(upcoming_date="2026"), "bad_report", "upcoming_date"),
+        ("upcoming_date 2026-02-30", minimal(upcoming_date="2026-02-30"), "bad_report", "upcoming_date"),
+        ("urgency_detail 1001", minimal(urgency_detail="a" * 1001), "bad_report", "urgency_detail"),
+        ("gender a list", minimal(gender=["female"]), "bad_report", "gender"),
+        ("gender 201", minimal(gender="g" * 201), "bad_report", "gender"),
+        ("groups unknown", minimal(groups=["women"]), "bad_report", "groups.0"),
+        ("remedies unknown", minimal(remedies="maybe"), "bad_report", "remedies"),
+        ("remedies true", minimal(remedies=True), "bad_report", "remedies"),
+        ("remedies_outcome 5001", minimal(remedies_outcome="a" * 5001), "bad_report", "remedies_outcome"),
+        ("text a number", minimal(text=1), "bad_report", "text"),
+        ("text 100001", minimal(text="a" * (report.ACCOUNT + 1)), "bad_report", "text"),
+        # consent
+        ("consent a list", minimal(consent=[]), "bad_report", "consent"),
+        ("consent a string", minimal(consent="yes"), "bad_report", "consent"),
+        ("consent null", minimal(consent=None), "bad_report", "consent"),
+        ("consent unknown question", minimal(consent={"use_photos": "yes"}), "bad_report", "consent.use_photos"),
+        ("consent key __proto__", minimal(consent={"__proto__": {"use_name": "yes"}}), "bad_report", "consent.__proto__"),
+        ("consent use_information oui", minimal(consent={"use_information": "oui"}), "bad_report", "consent.use_information"),
+        ("consent use_information true", minimal(consent={"use_information": True}), "bad_report", "consent.use_information"),
+        ("consent use_name maybe", minimal(consent={"use_name": "maybe"}), "bad_report", "consent.use_name"),
+        ("consent use_media null", minimal(consent={"use_media": None}), "bad_report", "consent.use_media"),
+        ("consent state_action yes", minimal(consent={"state_action": "yes"}), "bad_report", "consent.state_action"),
+        ("consent sg_report anonymous", minimal(consent={"sg_report": "anonymous"}), "bad_report", "consent.sg_report"),
+        ("consent questions in order", minimal(consent={"sg_report": 1, "use_name": 1}), "bad_report", "consent.use_name"),
+        ("referral a list", minimal(consent={"referral": ["nhri"]}), "bad_report", "consent.referral"),
+        ("referral unknown kind", minimal(consent={"referral": {"police": "yes"}}), "bad_report", "consent.referral.police"),
+        ("referral nhri maybe", minimal(consent={"referral": {"nhri": "maybe"}}), "bad_report", "consent.referral.nhri"),
+        ("referral key constructor", minimal(consent={"referral": {"constructor": "yes"}}), "bad_report",
+         "consent.referral.constructor"),
+        ("referral kinds in order", minimal(consent={"referral": {"lawyers": 1, "nhri": 1}}), "bad_report",
+         "consent.referral.nhri"),
+        # victim consent
+        ("victim_consent without a reporter role", minimal(victim_consent={}), "bad_report", "victim_consent"),
+        ("victim_consent from a victim", minimal(reporter_role="victim", victim_consent={"use_name": "yes"}),
+         "bad_report", "victim_consent"),
+        ("victim_consent from a witness", minimal(reporter_role="witness", victim_consent={}), "bad_report", "victim_consent"),
+        ("victim_consent bad, from an intermediary", minimal(reporter_role="intermediary", victim_consent={"use_name": "x"}),
+         "bad_report", "victim_consent.use_name"),
+        ("victim_consent bad, no role: the field first", minimal(victim_consent={"referral": {"nhri": 1}}),
+         "bad_report", "victim_consent.referral.nhri"),
+        ("victim_consent a list, from an intermediary", minimal(reporter_role="intermediary", victim_consent=[]),
+         "bad_report", "victim_consent"),
+    ]
+    out = []
+    for label, value, code, path in cases:
+        expect_refusal(lambda: report.parse_report(value), code, path)
+        out.append({"label": label, "value": value, "code": code, "path": path})
+    return out
+
+
+def followup(**fields) -> dict:
+    return {"text": "", **fields}
+
+
+def followup_valid() -> list[dict]:
+    body = {"v": 1, "kind": "followup", "case_id": "ab" * 16, "id": "cd" * 16, "day": DAY,
+            "text": "Une nouvelle menace.", "attachments": []}
+    cases = [
+        ("text only", followup()),
+        ("a whole follow-up body", body),
+        ("consent changes", {**body, "consent": {"use_name": "yes", "referral": {"ngos": "no"}}}),
+        ("victim consent changes", {**body, "victim_consent": {"sg_report": "none"}}),
+        ("empty consent: no change", followup(consent={})),
+        ("withdraw", {**body, "withdraw": True}),
+        ("withdraw with consent", followup(withdraw=True, consent=full_consent(), victim_consent=full_consent())),
+        ("text at the limit", followup(text=ASTRAL + "a" * (report.ACCOUNT - 1))),
+        ("unchecked envelope fields hold anything", {"v": "x", "kind": None, "case_id": 1, "id": [], "day": {},
+                                                    "attachments": "none", "text": "t"}),
+    ]
+    return [{"label": label, "body": b, "expect": parsed_json(report.parse_followup_update(b))} for label, b in cases]
+
+
+def followup_invalid() -> list[dict]:
+    cases = [
+        ("a list", [], ""),
+        ("null", None, ""),
+        ("a string", "text", ""),
+        ("text missing", {}, "text"),
+        ("text missing, withdraw", {"withdraw": True}, "text"),
+        ("text a number", followup(text=1), "text"),
+        ("text null", followup(text=None), "text"),
+        ("text 100001", followup(text="a" * (report.ACCOUNT + 1)), "text"),
+        ("unknown key", followup(report={}), "report"),
+        ("unknown key before missing text", {"lang": "fr"}, "lang"),
+        ("key __proto__", followup(__proto__={"withdraw": True}), "__proto__"),
+        ("key constructor", followup(constructor=1), "constructor"),
+        ("unknown keys by code point", followup(**{ASTRAL: 1, "\uff5e": 1}), "\uff5e"),
+        ("withdraw false", followup(withdraw=False), "withdraw"),
+        ("withdraw text", followup(withdraw="true"), "withdraw"),
+        ("withdraw 1", followup(withdraw=1), "withdraw"),
+        ("withdraw null", followup(withdraw=None), "withdraw"),
+        ("consent a list", followup(consent=[]), "consent"),
+        ("consent null", followup(consent=None), "consent"),
+        ("consent unknown question", followup(consent={"use_photos": "no"}), "consent.use_photos"),
+        ("consent use_name maybe", followup(consent={"use_name": "maybe"}), "consent.use_name"),
+        ("consent referral unknown kind", followup(consent={"referral": {"police": "no"}}), "consent.referral.police"),
+        ("victim_consent referral bad", followup(victim_consent={"referral": {"unhcr": True}}), "victim_consent.referral.unhcr"),
+        ("text before consent", followup(text=1, consent=[]), "text"),
+        ("consent before withdraw", followup(consent=[], withdraw=False), "consent"),
+    ]
+    out = []
+    for label, body, path in cases:
+        expect_refusal(lambda: report.parse_followup_update(body), "bad_followup", path)
+        out.append({"label": label, "body": body, "code": "bad_followup", "path": path})
+    return out
+
+
+def gen_report() -> None:
+    names = ("COUNTRIES", "ENGAGEMENTS", "UN_BODIES", "TIMINGS", "REPRISAL_TYPES", "PERPETRATORS", "RELATIONS",
+             "REPORTER_ROLES", "URGENCIES", "GROUPS", "REMEDIES", "YES_NO", "STATE_ACTIONS", "SG_REPORT",
+             "REFERRAL_KINDS")
+    write(
+        "report.json",
+        {
+            "about": "The report schema (crypto/report.py, client_web/js/report_schema.js): each implementation's "
+            "constants equal `taxonomy` and `constants`; `valid` reports parse to `expect` (Python's dataclass "
+            "fields as JSON); `invalid` ones are refused with `code` at `path` (\"\" for the whole value); "
+            "`followup_*` the same for parse_followup_update.",
+            "taxonomy": [{"name": n, "values": list(getattr(report, n))} for n in names],
+            "constants": [{"name": n, "value": getattr(report, n)}
+                          for n in ("SCHEMA", "MAX_AFFECTED", "SHORT", "MEDIUM", "LONG", "ACCOUNT")],
+            "valid": report_valid(),
+            "invalid": report_invalid(),
+            "followup_valid": followup_valid(),
+            "followup_invalid": followup_invalid(),
+        },
+    )
+
+
+# ---------------------------------------------------------------- reply notices
+
+
+def gen_reply_notices() -> None:
+    """Add the `notice` sections to reply.json, leaving every other entry as it is (rewriting
+    them would only churn their random ciphertexts)."""
+    path = OUT / "reply.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    key_a = case_key("reply/a")
+    a = kdf.derive_case_keys(key_a)
+    cid = kdf.case_id(a.lookup)
+    # The same case and manifest as the sections already there, so the runners open them alike.
+    assert data["cases"]["a"] == {"case_key_text": casekey.encode(key_a), "case_id": cid}
+    assert data["manifest_b64"] == b64encode(MANIFEST_FILE) and data["root_public_hex"] == hexs(ROOT_PK)
+    d1 = DESKS[0]
+
+    def open_a(blob: bytes) -> reply.Reply:
+        return reply.open_reply(blob, MANIFEST, a.reply_public, a.reply_secret, cid)
+
+    def signed(body: dict) -> bytes:
+        body_bytes = json_bytes(body)
+        return raw_reply(d1.public.key_id, padding.pad_message(signing.sign("reply", body_bytes, d1.sign_secret) + body_bytes),
+                         a.reply_public)
+
+    def expect(r: reply.Reply) -> dict:
+        return {"case_id": r.case_id, "seq": r.seq, "status": r.status, "text": r.text, "day": r.day, "desk": r.desk,
+                "notice": r.notice}
+
+    made = [
+        reply.Reply(cid, 4, "assessing", "", DAY, "desk-1", "still_open"),
+        reply.Reply(cid, 5, "awaiting_state_reply", "Nous attendons toujours la réponse de l'État.", "2027-02-01",
+                    "desk-1", "still_open"),
+        reply.Reply(cid, 6, "received", "No notice.", DAY, "desk-1"),
+    ]
+    valid = []
+    for r in made:
+        blob = reply.seal_reply(r, d1.public, d1.sign_secret, a.reply_public)
+        assert open_a(blob) == r
+        valid.append({"label": f"notice {r.notice}", "blob_b64": b64encode(blob), "case": "a", "expect": expect(r)})
+    base = made[0].body()
+    # Python's body.get reads an explicit null as no notice; the browser must agree.
+    blob = signed({**base, "notice": None})
+    valid.append({"label": "notice null, read as absent", "blob_b64": b64encode(blob), "case": "a",
+                  "expect": expect(open_a(blob))})
+    assert valid[-1]["expect"]["notice"] is None
+
+    invalid = []
+    for label, notice in [("closed", "closed"), ("empty", ""), ("upper case", "STILL_OPEN"),
+                          ("trailing space", "still_open "), ("a number", 1), ("true", True), ("a list", ["still_open"]),
+                          ("an object", {"still_open": True})]:
+        blob = signed({**base, "notice": notice})
+        invalid.append({"label": f"notice {label}", "blob_b64": b64encode(blob), "case": "a",
+                        "code": code_of(lambda: open_a(blob))})
+        assert invalid[-1]["code"] == "bad_reply"
+    data["notice_valid"], data["notice_invalid"] = valid, invalid
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    print(f"reply.json (notice sections): {len(text.encode()) // 1024} KiB")
+
+
 def main() -> None:
     assert unicodedata.normalize("NFKC", "Ａ") == "A"
     gen_encoding()
@@ -996,7 +1389,18 @@ def main() -> None:
     gen_envelope()
     gen_attachment()
     gen_reply()
+    gen_reply_notices()
+    gen_report()
 
+
+# Files that can be (re)written alone, without re-randomising every other file's ciphertexts.
+ONLY = {"report": gen_report, "reply_notices": gen_reply_notices}
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:]:
+        for name in sys.argv[1:]:
+            if name not in ONLY:
+                sys.exit(f"usage: generate.py [{' | '.join(ONLY)} …]  (no argument: every file)")
+            ONLY[name]()
+    else:
+        main()

@@ -5,7 +5,8 @@
 // {counts, failures}: counts["file/section"] is how many items of each list in each file were
 // checked, which the Python side compares with the section lengths so that nothing is skipped.
 
-export const FILES = ['encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope', 'attachment', 'reply'];
+export const FILES = ['encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope', 'attachment', 'reply',
+  'report'];
 
 export async function fetchVectors(base) {
   const vectors = {};
@@ -317,11 +318,57 @@ export function runVectors(m, vectors) {
     const c = cases[v.case];
     return reply.openReply(fromB64(v.blob_b64), replyManifest, c.keys.replyPublic, c.keys.replySecret, c.caseId);
   };
-  each('reply', 'valid', (v, w) => {
-    const e = v.expect;
-    equalValue(w, open(v), { caseId: e.case_id, seq: e.seq, status: e.status, text: e.text, day: e.day, desk: e.desk });
-  });
+  const replyView = (e) => ({ caseId: e.case_id, seq: e.seq, status: e.status, text: e.text, day: e.day, desk: e.desk,
+    notice: e.notice ?? null });
+  each('reply', 'valid', (v, w) => equalValue(w, open(v), replyView(v.expect)));
   each('reply', 'invalid', (v, w) => expectCode(w, () => open(v), v.code));
+  each('reply', 'notice_valid', (v, w) => equalValue(w, open(v), replyView(v.expect)));
+  each('reply', 'notice_invalid', (v, w) => expectCode(w, () => open(v), v.code));
+
+  // ---------------------------------------------------------------- report schema
+  const schema = m.report_schema;
+  const expectRefusal = (where, fn, code, path) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) fail(where, `threw ${err && err.stack ? err.stack : err}, want ${code}`);
+      else if (err.code !== code || err.path !== path) {
+        fail(where, `refused with ${err.code} at ${show(err.path)}, want ${code} at ${show(path)}`);
+      }
+      return;
+    }
+    fail(where, `accepted, want ${code} at ${show(path)}`);
+  };
+  // Frozen all the way down, so the page cannot change a checked report or a taxonomy.
+  const deepFrozen = (value) => value === null || typeof value !== 'object'
+    || (Object.isFrozen(value) && Object.values(value).every(deepFrozen));
+  each('report', 'taxonomy', (v, w) => {
+    equalValue(w, schema[v.name], v.values);
+    check(w, Object.isFrozen(schema[v.name]), 'not frozen');
+  });
+  each('report', 'constants', (v, w) => check(w, schema[v.name] === v.value, `${v.name} is ${show(schema[v.name])}`));
+  each('report', 'valid', (v, w) => {
+    const parsed = schema.parseReport(v.value);
+    equalValue(w, parsed, v.expect);
+    check(w, deepFrozen(parsed), 'parsed report is not frozen');
+  });
+  each('report', 'invalid', (v, w) => expectRefusal(w, () => schema.parseReport(v.value), v.code, v.path));
+  each('report', 'followup_valid', (v, w) => {
+    const parsed = schema.parseFollowupUpdate(v.body);
+    equalValue(w, parsed, v.expect);
+    check(w, deepFrozen(parsed), 'parsed follow-up is not frozen');
+  });
+  each('report', 'followup_invalid', (v, w) => expectRefusal(w, () => schema.parseFollowupUpdate(v.body), v.code, v.path));
+  // What JSON cannot express but a page could: fields come from own properties only, so a
+  // polluted Object.prototype supplies none, and an object without a prototype is an object.
+  Object.defineProperty(Object.prototype, 'country', { value: 'FR', configurable: true, writable: true });
+  try {
+    expectRefusal('report/prototype', () => schema.parseReport({ schema: schema.SCHEMA }), 'bad_report', 'country');
+  } finally {
+    delete Object.prototype.country;
+  }
+  const bare = Object.assign(Object.create(null), { schema: schema.SCHEMA, country: 'FR', consent: { use_name: 'no' } });
+  check('report/null-prototype', schema.parseReport(bare).consent.use_name === 'no', 'refused or misread');
 
   return { counts, failures };
 }

@@ -22,9 +22,10 @@ from .conftest import VECTORS
 
 pytestmark = pytest.mark.e2e  # drives a real Chromium (pyproject marker)
 
-FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply")
+FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply",
+         "report")
 MODULES = ("sodium", "errors", "bytes", "encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope",
-           "attachment", "reply")
+           "attachment", "reply", "report_schema")
 ATTACHMENT_SIZES = [0, 1, 1000, 262144, 262145, 600000]
 
 # Runs before any page script: records CSP violations wherever they happen.

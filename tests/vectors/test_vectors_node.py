@@ -7,7 +7,8 @@ import subprocess
 
 from .conftest import CLIENT, VECTORS
 
-FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply")
+FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply",
+         "report")
 
 
 def test_vectors_in_node():
