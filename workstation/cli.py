@@ -19,6 +19,7 @@ from .casework import load as load_casework
 from .consent import case_consent
 from .errors import CommandGroup, WorkstationError, one_line, printable
 from .exporter import export_bundle
+from .exports_cli import COMMANDS as EXPORT_COMMANDS
 from .importer import import_bundle
 from .keys_cli import REPO_ROOT, write_desk_public
 from .replies import write_reply
@@ -283,3 +284,7 @@ def export(state: WsContext, out: Path) -> None:
         f"bundle {result.bundle_id}: {plural(result.replies, 'reply', 'replies')}, "
         f"{plural(result.acks, 'acknowledgement')} -> {result.path}"
     )
+
+
+for _command in EXPORT_COMMANDS:  # refer, stats, sg-list (exports_cli.py)
+    ws.add_command(_command)

@@ -76,8 +76,108 @@ def _consent_args(data: dict) -> dict:
 
 
 class ConsentMissing(WorkstationError):
-    """An export the case's consent does not allow; the message says which consent."""
+    """An export the case's consent does not allow; the message says which consent, and
+    (when known) why: not answered, refused, refused by the victim, or withdrawn."""
 
-    def __init__(self, missing: str):
-        super().__init__(f"the case's consent does not allow this: {missing}", code="consent_missing")
+    def __init__(self, missing: str, reason: str | None = None):
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"the case's consent does not allow this: {missing}{why}", code="consent_missing")
         self.missing = missing
+        self.reason = reason
+
+
+# -- what each export needs -----------------------------------------------------------------
+#
+# Every check reads the EFFECTIVE consent (withdrawal, and the stricter of an intermediary's
+# and the victim's answers), so no export can take a more permissive answer by mistake.
+
+REFERRAL_LABELS = {
+    "national_protection": "a national protection mechanism",
+    "nhri": "a national human rights institution",
+    "unhcr": "UNHCR",
+    "un_bodies": "other UN bodies",
+    "ngos": "NGOs",
+    "lawyers": "lawyers' networks",
+}
+assert set(REFERRAL_LABELS) == set(REFERRAL_KINDS)
+
+INFORMATION = "use of the information"
+NAMES = "use of names"
+MEDIA = "use of photos and media"
+SG_LIST = "inclusion in the Secretary-General's report"
+SG_NAMED = "naming in the Secretary-General's report"
+
+
+def referral_label(kind: str) -> str:
+    """The plain words for a referral consent, with its code so the focal point can match
+    it to `--kind`: "referral to a national human rights institution (nhri)"."""
+    return f"referral to {REFERRAL_LABELS[kind]} ({kind})"
+
+
+def _answer(consent: ConsentSet | None, question: str, kind: str | None) -> str | None:
+    if consent is None:
+        return None
+    return consent.referral.get(kind) if kind is not None else getattr(consent, question)
+
+
+def _reason(case: CaseConsent, question: str, kind: str | None = None) -> str:
+    """Why the effective answer is not the one needed, in the words the focal point would use."""
+    if case.withdrawn:
+        return "consent was withdrawn"
+    people = [("reporter", case.reporter)]
+    if case.intermediary:
+        people.append(("victim", case.victim))
+    for who, consent in people:
+        answer = _answer(consent, question, kind)
+        if answer is None:
+            return f"the {who} did not answer" if case.intermediary else "not answered"
+        if answer in ("no", "none"):
+            return f"the {who} said no" if case.intermediary else "refused"
+    return "only anonymised" if question == "sg_report" else "refused"
+
+
+def require_information(case: CaseConsent) -> None:
+    """Any use of the report beyond the focal point's own reading."""
+    if case.effective().use_information != "yes":
+        raise ConsentMissing(INFORMATION, _reason(case, "use_information"))
+
+
+def require_names(case: CaseConsent) -> None:
+    if case.effective().use_name != "yes":
+        raise ConsentMissing(NAMES, _reason(case, "use_name"))
+
+
+def require_media(case: CaseConsent) -> None:
+    if case.effective().use_media != "yes":
+        raise ConsentMissing(MEDIA, _reason(case, "use_media"))
+
+
+def require_referral(case: CaseConsent, kind: str) -> None:
+    if kind not in REFERRAL_KINDS:
+        raise WorkstationError(f"unknown referral kind {kind!r} (one of {', '.join(REFERRAL_KINDS)})", code="bad_referral_kind")
+    if case.effective().referral.get(kind) != "yes":
+        raise ConsentMissing(referral_label(kind), _reason(case, "referral", kind))
+
+
+def require_sg_report(case: CaseConsent) -> str:
+    """Inclusion in the Secretary-General's annual report; returns "named" or "anonymised"."""
+    answer = case.effective().sg_report
+    if answer not in ("named", "anonymised"):
+        raise ConsentMissing(SG_LIST, _reason(case, "sg_report"))
+    return answer
+
+
+def allows_names_in_sg_report(case: CaseConsent) -> bool:
+    """Names appear in the Secretary-General's report only when the person chose "named"
+    AND allows the use of names: both questions must say so."""
+    effective = case.effective()
+    return effective.sg_report == "named" and effective.use_name == "yes"
+
+
+def allows(check, case: CaseConsent, *args) -> bool:
+    """`require_…` as a yes/no answer, for exports that leave a case out rather than stop."""
+    try:
+        check(case, *args)
+    except ConsentMissing:
+        return False
+    return True
