@@ -20,6 +20,7 @@ from .referral import FORMATS, ReferralRequest, refer
 from .stats import (
     CSV_HEADER,
     DIMENSIONS,
+    HIDDEN,
     PERIODS,
     PURPOSES,
     SG_HEADER,
@@ -128,6 +129,8 @@ def _print_stats(stats) -> None:
     out = _console()
     out.print(table)
     out.print(Text(f"counts below {q.min_count} are shown as <{q.min_count}"))
+    if any(cell.secondary for cell in stats.cells):
+        out.print(Text(f"{HIDDEN}: withheld as well, so that the small count cannot be worked out from the total"))
     out.print(Text(f"left out for lack of consent: {stats.left_out} received in the period, "
                    f"{stats.left_out_carried} carried forward"))
 

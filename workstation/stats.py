@@ -129,13 +129,19 @@ class StatsQuery:
     purpose: str = "sg-report"
 
 
+HIDDEN = "hidden"  # shown for a cell suppressed only so a small one cannot be derived
+
+
 @dataclass(frozen=True)
 class Cell:
     value: str
     count: int
     suppressed: bool
+    secondary: bool = False  # suppressed although not small: "<N" would be untrue
 
     def shown(self, min_count: int) -> str:
+        if self.secondary:
+            return HIDDEN
         return f"<{min_count}" if self.suppressed else str(self.count)
 
 
@@ -151,12 +157,13 @@ class Statistics:
 
 def suppress(counts: dict[str, int], min_count: int, single_valued: bool) -> list[Cell]:
     small = {value for value, n in counts.items() if 0 < n < min_count}
+    secondary = set()
     if single_valued and len(small) == 1:
         # The one small cell would be total minus the others: hide the next smallest too.
         others = sorted((n, value) for value, n in counts.items() if value not in small)
         if others:
-            small.add(others[0][1])
-    return [Cell(value, counts[value], value in small) for value in sorted(counts)]
+            secondary.add(others[0][1])
+    return [Cell(v, counts[v], v in small or v in secondary, v in secondary) for v in sorted(counts)]
 
 
 def compute(all_facts: list[CaseFacts], query: StatsQuery) -> Statistics:
