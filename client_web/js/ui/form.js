@@ -60,8 +60,18 @@ export function buildReportForm(language) {
   $('urgency').addEventListener('change', () => {
     $('upcoming').hidden = !multiValues($('urgency')).includes('upcoming_date');
   });
+  // A problem shown on a field goes away as soon as the person changes that field.
+  $('country').addEventListener('change', () => clearFieldError('country-error', $('country')));
+  $('date').addEventListener('change', () => clearFieldError('date-error', $('date-year')));
+  $('upcoming').addEventListener('change', () => clearFieldError('upcoming-error', $('upcoming-year')));
   addPerson();
   relabelReportForm(language);
+}
+
+function clearFieldError(errorId, control) {
+  $(errorId).hidden = true;
+  delete $(errorId).dataset.key;
+  control.removeAttribute('aria-invalid');
 }
 
 export function relabelReportForm(language) {
