@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from crypto.encoding import json_bytes
 
+from . import files
 from .errors import WorkstationError
-from .files import today
-from .vault import Vault
+from .vault import Vault, VaultError
 
 AUDIT, AUDIT_HEAD = "audit", "audit_head"
 GENESIS = "0" * 64
@@ -69,7 +69,7 @@ def record(vault: Vault, actor: str, action: str, *, case_id: str | None = None,
         last = head(vault)
         fields = {
             "seq": last.count + 1,
-            "day": today(),
+            "day": files.today(),
             "actor": actor,
             "action": action,
             "case_id": case_id,
@@ -89,7 +89,12 @@ def entries(vault: Vault) -> list[AuditEntry]:
 
 def verify(vault: Vault) -> AuditHead:
     """Check the whole chain; returns its head, or raises AuditBroken naming the first break."""
-    stored = entries(vault)
+    try:
+        stored, last = entries(vault), head(vault)
+    except VaultError as exc:
+        # A row whose ciphertext was changed, or moved to another entry's row id: the vault
+        # refuses to open it, which for the log means the chain is broken.
+        raise AuditBroken(f"an audit entry cannot be read: {exc.message}") from exc
     prev = GENESIS
     for expected_seq, entry in enumerate(stored, start=1):
         if entry.seq != expected_seq:
@@ -99,7 +104,8 @@ def verify(vault: Vault) -> AuditHead:
         if _entry_hash(vault, entry.model_dump()) != entry.hash:
             raise AuditBroken(f"audit entry {entry.seq} was altered")
         prev = entry.hash
-    last = head(vault)
     if last.count != len(stored) or last.hash != prev:
-        raise AuditBroken(f"the audit log ends at entry {len(stored)} but its head records {last.count}: entries were removed")
+        raise AuditBroken(
+            f"the audit log holds {len(stored)} entries but its head records {last.count}: entries were removed or the head replaced"
+        )
     return last

@@ -11,6 +11,8 @@ Every change goes through workflow.py, which enforces the allowed moves and writ
 log; this module only defines the record and reads and writes it.
 """
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from .cases import get_case
@@ -29,6 +31,13 @@ MEASURES = (
 )
 MEASURE_STATES = ("planned", "in_place", "ended")
 
+# The record refuses a value outside these lists, whoever writes it.
+State = Literal[STATES]
+CloseReason = Literal[CLOSE_REASONS]
+Verification = Literal[VERIFICATION]
+MeasureKind = Literal[MEASURES]
+MeasureState = Literal[MEASURE_STATES]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -37,8 +46,8 @@ class _Model(BaseModel):
 class Transition(_Model):
     day: str
     by: str
-    from_state: str
-    to_state: str
+    from_state: State
+    to_state: State
     reason: str | None = None
 
 
@@ -65,8 +74,8 @@ class RiskAssessment(_Model):
 class Measure(_Model):
     day: str
     by: str
-    kind: str
-    status: str = "planned"
+    kind: MeasureKind
+    status: MeasureState = "planned"
     note: str = ""
 
 
@@ -99,11 +108,11 @@ class Note(_Model):
 
 class Casework(_Model):
     case_id: str
-    state: str = "received"
+    state: State = "received"
     opened: str  # the day the report was received
     closed: str | None = None
-    close_reason: str | None = None
-    verification: str = "unverified"
+    close_reason: CloseReason | None = None
+    verification: Verification = "unverified"
     risk: list[RiskAssessment] = []  # every assessment, newest last
     measures: list[Measure] = []
     referrals: list[Referral] = []
@@ -111,6 +120,9 @@ class Casework(_Model):
     notes: list[Note] = []
     next_review: str | None = None
     history: list[Transition] = []
+    # How many assessments existed when the case last entered risk_assessment: leaving it
+    # needs a new one, so a re-assessment (review → risk_assessment) is really made.
+    risk_count_at_entry: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -120,9 +132,17 @@ class Casework(_Model):
     def latest_risk(self) -> RiskAssessment | None:
         return self.risk[-1] if self.risk else None
 
-    def awaiting_state(self, day: str) -> list[StateLetter]:
-        """Letters the State has not answered; "State has not responded" keeps a case open."""
+    def awaiting_state(self, day: str | None = None) -> list[StateLetter]:
+        """Letters the State has not answered; "State has not responded" keeps a case open.
+        (`day` is accepted for older callers; every unanswered letter is awaited.)"""
         return [letter for letter in self.state_letters if letter.received is None]
+
+    def state_reply_overdue(self, day: str) -> list[StateLetter]:
+        """Unanswered letters whose reply was due before `day`."""
+        return [letter for letter in self.awaiting_state() if letter.reply_due is not None and letter.reply_due < day]
+
+    def review_overdue(self, day: str) -> bool:
+        return self.is_open and self.next_review is not None and self.next_review < day
 
 
 def load(vault: Vault, case_id: str) -> Casework:

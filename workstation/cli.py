@@ -14,7 +14,9 @@ from crypto.desk import DeskKeys
 from crypto.manifest import DESK_ID
 from crypto.reply import STATUSES
 
-from .cases import STORED, case_detail, extract_attachments, find_case, list_cases
+from . import audit, casework_cli, files, workflow
+from .cases import STORED, case_detail, extract_attachments, find_case
+from .casework import STATES, VERIFICATION
 from .casework import load as load_casework
 from .consent import case_consent
 from .errors import CommandGroup, WorkstationError, one_line, printable
@@ -129,7 +131,10 @@ def init(state: WsContext, desk_id: str, name: str, public_out: Path | None, kdf
 @click.pass_obj
 def import_cmd(state: WsContext, bundle: Path) -> None:
     """Verify an inbound bundle and import what it carries."""
-    result = import_bundle(state.vault(), bundle)
+    vault = state.vault()
+    with vault.transaction():  # the import and its audit entry commit together
+        result = import_bundle(vault, bundle)
+        audit.record(vault, state.operator, "import", detail=_import_detail(result))
     note = " (imported before; nothing new expected)" if result.seen_before else ""
     click.echo(f"bundle {result.bundle_id} of {result.day}{note}")
     for kind, label in (("report", "reports"), ("followup", "follow-ups"), ("attachment", "attachments")):
@@ -142,23 +147,37 @@ def import_cmd(state: WsContext, bundle: Path) -> None:
         click.echo(f"  {plural(len(result.refused), 'item')} refused: not imported and not acknowledged, so the server keeps them.")
 
 
+def _import_detail(result) -> dict:
+    """What an import changed, in counts: never a case id or anything a report says."""
+    return {
+        "bundle_id": result.bundle_id,
+        "seen_before": result.seen_before,
+        "new": dict(result.new),
+        "already": dict(result.already),
+        "refused": len(result.refused),
+        "confirmed_bundles": result.confirmed_bundles,
+    }
+
+
 @ws.command()
+@click.option("--sort", type=click.Choice(workflow.SORTS), default="urgency", show_default=True,
+              help="urgency (detained/missing, imminent threat, upcoming date; then age), age (oldest first), review (soonest first).")
+@click.option("--state", "state_filter", type=click.Choice(STATES), help="Only cases in this workflow state.")
+@click.option("--country", help="Only cases from this country (ISO code).")
+@click.option("--open/--closed", "open_filter", default=None, help="Only open, or only closed, cases.")
+@click.option("--overdue", is_flag=True, help="Only cases whose review or State reply is overdue.")
+@click.option("--verification", type=click.Choice(VERIFICATION), help="Only cases with this verification status.")
 @click.pass_obj
-def cases(state: WsContext) -> None:
-    """List the cases in the vault."""
-    summaries = list_cases(state.vault())
-    if not summaries:
-        click.echo("no cases in the vault")
+def cases(state: WsContext, sort: str, state_filter: str | None, country: str | None, open_filter: bool | None,
+          overdue: bool, verification: str | None) -> None:
+    """List the cases, most urgent first: state, urgency, age, verification, risk, reviews,
+    the State's replies and withdrawn consent."""
+    keep = workflow.CaseFilter(state_filter, country, open_filter, overdue, verification)
+    rows = workflow.case_list(state.vault(), files.today(), sort=sort, keep=keep)
+    if not rows:
+        click.echo("no cases in the vault" if keep == workflow.CaseFilter() else "no cases match")
         return
-    table = Table(title=plural(len(summaries), "case"))
-    for column in ("case", "received", "country", "status", "follow-ups", "attachments"):
-        table.add_column(column, no_wrap=column != "country")
-    for s in summaries:
-        attachments = str(s.attachments) + (f" (+{s.awaiting} awaited)" if s.awaiting else "")
-        table.add_row(
-            s.case_id[:8], s.day, _text(s.country or "-"), s.status or "new", str(s.followups), attachments
-        )
-    _console().print(table)
+    casework_cli.console(wide=True).print(casework_cli.cases_table(rows, plural(len(rows), "case")))
 
 
 def _size(n: int) -> str:
@@ -183,44 +202,68 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the case as one JSON object (report, consent, follow-ups, casework).")
 @click.pass_obj
 def show(state: WsContext, case: str, extract: Path | None, as_json: bool) -> None:
-    """Show a case: report, follow-ups, attachments and replies. CASE is its id or a prefix (4+ hex)."""
+    """Show a case: report, consent, follow-ups, attachments, replies and casework. CASE is its
+    id or a prefix (4+ hex)."""
     vault = state.vault()
     detail = case_detail(vault, find_case(vault, case))
     if as_json:
         click.echo(json.dumps(case_document(vault, detail), ensure_ascii=False, sort_keys=True, indent=1))
         return
-    record = detail.case
     out = _console()
-    out.print(Text(f"case {record['case_id']}", style="bold"))
-    out.print(_text(f"received {record['day']}, language {record['lang'] or '-'}, imported {record['imported']}"))
-    report = record["report"]
-    for key in sorted(k for k in report if k not in ("text", "schema")):
-        value = report[key]
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        out.print(_text(f"{key.replace('_', ' ')}: {shown}"))
-    out.print(Text("\naccount", style="bold"))
-    out.print(_text(report.get("text") or "(no text)"))
-
-    names = {a["upload_id"]: a for a in detail.attachments}
-    if detail.attachments:
-        out.print(Text("\nattachments", style="bold"))
-        for a in detail.attachments:
-            where = "report" if a["parent"] == "report" else f"follow-up {a['parent']}"
-            state_text = "stored" if a["state"] == STORED else "awaited (not yet imported)"
-            out.print(_text(f"  {a['name'] or '(unnamed)'}  {a['type'] or '?'}  {_size(a['size'])}  from {where}, {state_text}"))
-    for f in detail.followups:
-        out.print(Text(f"\nfollow-up {f['seq']} ({f['day']})", style="bold"))
-        out.print(_text(f["text"] or "(no text)"))
-        for upload_id in f["attachments"]:
-            out.print(_text(f"  attachment: {names[upload_id]['name'] if upload_id in names else upload_id}"))
-    for r in detail.replies:
-        out.print(Text(f"\nreply {r['seq']} ({r['day']}), status {r['status']}, {r['state']}", style="bold"))
-        out.print(_text(r["text"]))
+    _print_case(out, vault, detail)
     if extract is not None:
         written = extract_attachments(vault, detail, extract)
         out.print(Text(f"\n{plural(len(written), 'attachment')} written to {extract}", style="bold"))
         for attachment, path in written:
             out.print(_text(f"  {path}  ({_size(attachment['size'])})"))
+
+
+def _heading(title: str) -> Text:
+    return Text(f"\n{title}", style="bold")
+
+
+def _print_case(out: Console, vault: Vault, detail) -> None:
+    record = detail.case
+    out.print(Text(f"case {record['case_id']}", style="bold"))
+    out.print(_text(f"received {record['day']}, language {record['lang'] or '-'}, imported {record['imported']}"))
+    out.print(_heading("report"))
+    for line in casework_cli.report_lines(record["report"]):
+        out.print(line)
+    out.print(_heading("account"))
+    out.print(_text(record["report"].get("text") or "(no text)"))
+    out.print(_heading("consent"))
+    for line in casework_cli.case_consent_lines(case_consent(vault, record)):
+        out.print(line)
+    _print_attachments(out, detail)
+    _print_followups(out, detail)
+    for r in detail.replies:
+        notice = f", notice {r['notice']}" if r.get("notice") else ""
+        out.print(_heading(f"reply {r['seq']} ({r['day']}), status {r['status']}{notice}, {r['state']}"))
+        out.print(_text(r["text"] or "(no text)"))
+    out.print(_heading("casework"))
+    for line in casework_cli.casework_lines(load_casework(vault, record["case_id"]), files.today()):
+        out.print(line)
+
+
+def _print_attachments(out: Console, detail) -> None:
+    if not detail.attachments:
+        return
+    out.print(_heading("attachments"))
+    for a in detail.attachments:
+        where = "report" if a["parent"] == "report" else f"follow-up {a['parent']}"
+        state_text = "stored" if a["state"] == STORED else "awaited (not yet imported)"
+        out.print(_text(f"  {a['name'] or '(unnamed)'}  {a['type'] or '?'}  {_size(a['size'])}  from {where}, {state_text}"))
+
+
+def _print_followups(out: Console, detail) -> None:
+    names = {a["upload_id"]: a for a in detail.attachments}
+    for f in detail.followups:
+        out.print(_heading(f"follow-up {f['seq']} ({f['day']})"))
+        out.print(_text(f["text"] or "(no text)"))
+        for line in casework_cli.followup_change_lines(f):
+            out.print(line)
+        for upload_id in f["attachments"]:
+            out.print(_text(f"  attachment: {names[upload_id]['name'] if upload_id in names else upload_id}"))
 
 
 def case_document(vault: Vault, detail) -> dict:
@@ -261,13 +304,19 @@ def case_document(vault: Vault, detail) -> dict:
 
 @ws.command()
 @click.argument("case")
-@click.option("--status", required=True, type=click.Choice(STATUSES), help="The case's status as the submitter sees it.")
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES),
+    help="The case's status as the submitter sees it [default: the one its workflow state maps to].",
+)
 @click.option("--message", required=True, help="The reply's text.")
 @click.pass_obj
-def reply(state: WsContext, case: str, status: str, message: str) -> None:
+def reply(state: WsContext, case: str, status: str | None, message: str) -> None:
     """Write a signed, encrypted reply to a case (sent with the next export)."""
     vault = state.vault()
-    record = write_reply(vault, find_case(vault, case)["case_id"], status, message)
+    case_id = find_case(vault, case)["case_id"]
+    status = status or workflow.submitter_status(load_casework(vault, case_id))
+    record = write_reply(vault, case_id, status, message, actor=state.operator)
     click.echo(f"reply {record['seq']} to case {record['case_id'][:8]} ({status}) stored; it leaves with the next export")
 
 
@@ -276,7 +325,12 @@ def reply(state: WsContext, case: str, status: str, message: str) -> None:
 @click.pass_obj
 def export(state: WsContext, out: Path) -> None:
     """Write an outbound bundle with every reply and acknowledgement the server has not confirmed."""
-    result = export_bundle(state.vault(), out)
+    vault = state.vault()
+    with vault.transaction():  # the bundle's record and its audit entry commit together
+        result = export_bundle(vault, out)
+        if result is not None:
+            audit.record(vault, state.operator, "export",
+                         detail={"bundle_id": result.bundle_id, "replies": result.replies, "acks": result.acks})
     if result is None:
         click.echo("nothing to export: every reply and acknowledgement is confirmed by the server")
         return
@@ -288,3 +342,6 @@ def export(state: WsContext, out: Path) -> None:
 
 for _command in EXPORT_COMMANDS:  # refer, stats, sg-list (exports_cli.py)
     ws.add_command(_command)
+
+
+casework_cli.register(ws)
