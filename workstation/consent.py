@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from crypto.report import REFERRAL_KINDS, SG_REPORT, STATE_ACTIONS, YES_NO, ConsentSet, parse_report
 
 from .cases import FOLLOWUP
+from .casework import Casework
 from .errors import WorkstationError
 from .vault import Vault
 
@@ -136,6 +137,13 @@ def _reason(case: CaseConsent, question: str, kind: str | None = None) -> str:
     return "only anonymised" if question == "sg_report" else "refused"
 
 
+def require_not_closed_for_withdrawal(work: Casework) -> None:
+    """A case the focal point closed because the person withdrew (however they said so)
+    is used for nothing, whatever the recorded answers still say."""
+    if work.state == "closed" and work.close_reason == "consent_withdrawn":
+        raise ConsentMissing("any use of the case", "the case was closed because consent was withdrawn")
+
+
 def require_information(case: CaseConsent) -> None:
     """Any use of the report beyond the focal point's own reading."""
     if case.effective().use_information != "yes":
@@ -172,12 +180,3 @@ def allows_names_in_sg_report(case: CaseConsent) -> bool:
     AND allows the use of names: both questions must say so."""
     effective = case.effective()
     return effective.sg_report == "named" and effective.use_name == "yes"
-
-
-def allows(check, case: CaseConsent, *args) -> bool:
-    """`require_…` as a yes/no answer, for exports that leave a case out rather than stop."""
-    try:
-        check(case, *args)
-    except ConsentMissing:
-        return False
-    return True

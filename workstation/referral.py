@@ -31,12 +31,12 @@ from . import audit, casework
 from .cases import STORED, CaseDetail, case_detail, find_case, safe_filename
 from .consent import (
     CaseConsent,
-    ConsentMissing,
     case_consent,
     referral_label,
     require_information,
     require_media,
     require_names,
+    require_not_closed_for_withdrawal,
     require_referral,
 )
 from .errors import WorkstationError, one_line, printable
@@ -234,8 +234,7 @@ def build_document(detail: CaseDetail, report: Report, request: ReferralRequest,
 
 def check_allowed(work: casework.Casework, consent: CaseConsent, request: ReferralRequest) -> None:
     """Raise ConsentMissing for the first thing the case's consent does not allow."""
-    if work.state == "closed" and work.close_reason == "consent_withdrawn":
-        raise ConsentMissing("any use of the case", "the case was closed because consent was withdrawn")
+    require_not_closed_for_withdrawal(work)
     require_information(consent)
     require_referral(consent, request.kind)
     if request.with_names:

@@ -26,10 +26,10 @@ from .casework import Casework, load as load_casework
 from .consent import (
     CaseConsent,
     ConsentMissing,
-    allows,
     allows_names_in_sg_report,
     case_consent,
     require_information,
+    require_not_closed_for_withdrawal,
     require_sg_report,
 )
 from .files import atomic_writer
@@ -106,9 +106,15 @@ def dimension_values(facts: CaseFacts, by: str, period: str) -> list[str]:
 
 
 def consented(facts: CaseFacts, purpose: str) -> bool:
-    if not allows(require_information, facts.consent):
+    """Whether the case may be counted for `purpose`."""
+    try:
+        require_not_closed_for_withdrawal(facts.work)
+        require_information(facts.consent)
+        if purpose == "sg-report":
+            require_sg_report(facts.consent)
+    except ConsentMissing:
         return False
-    return purpose != "sg-report" or allows(require_sg_report, facts.consent)
+    return True
 
 
 def carried_forward(facts: CaseFacts, first: str) -> bool:
@@ -255,6 +261,7 @@ def _names(report: Report) -> str:
 def sg_reason(facts: CaseFacts) -> str | None:
     """Why a case may not be in the Secretary-General's list, or None when it may."""
     try:
+        require_not_closed_for_withdrawal(facts.work)
         require_information(facts.consent)
         require_sg_report(facts.consent)
     except ConsentMissing as missing:

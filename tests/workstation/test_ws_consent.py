@@ -182,6 +182,15 @@ def test_a_case_closed_because_consent_was_withdrawn_is_refused(desk, key):
     assert_refused_cleanly(desk, desk.refer(sub, key), sub, "the case was closed because consent was withdrawn")
 
 
+def test_a_case_closed_for_withdrawal_is_left_out_of_the_list_and_the_statistics(desk):
+    sub = desk.case({"country": "SY", "consent": consent()})  # the answers still say yes
+    desk.work(sub, verification="verified", state="closed", closed="2026-11-21", close_reason="consent_withdrawn")
+    result = desk.ws("sg-list", "--out", desk.tmp / "sg.csv")
+    assert f"{sub.case_id[:8]}: any use of the case (the case was closed because consent was withdrawn)" in result.output
+    result = desk.ws("stats", "--from", "2026-01-01", "--to", "2026-12-31", "--min-count", "1")
+    assert "left out for lack of consent: 1 received in the period" in result.output
+
+
 def test_a_bad_key_is_refused_only_after_consent_so_the_message_is_about_consent(desk, tmp_path):
     sub = desk.case({"consent": consent(use_information="no")})
     bogus = tmp_path / "bogus.asc"
