@@ -215,12 +215,26 @@ def test_a_bad_recipient_key_is_refused_and_nothing_is_written(cli, vault, vault
     before = audit.head(vault)
     for label, key in _bad_key_files(tmp_path, recipient, other_recipient).items():
         out = tmp_path / f"out-{label}.asc"
-        line = assert_one_line_error(refer(cli, vault_path, case_id, key, out), "bad_recipient_key")
+        assert_one_line_error(refer(cli, vault_path, case_id, key, out), "bad_recipient_key")
         assert not out.exists(), label
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out-")], label  # no temporary file left
-        print(label, line)
     assert casework.load(vault, case_id).referrals == []
     assert audit.head(vault) == before
+    assert not [p for p in Path(tempfile.gettempdir()).glob("ql-gpg-*")]  # removed after a refusal too
+
+
+def test_a_failure_while_encrypting_leaves_no_file_and_logs_nothing(cli, vault, vault_path, tmp_path, desks, recipient):
+    case_id = import_case(vault, tmp_path, desks, attachments=[("photo.jpg", os.urandom(600_000))])
+    [(_, attachment)] = vault.records("attachment")
+    stored = vault_path / "attachments" / f"{attachment['file']}.qla"
+    damaged = bytearray(stored.read_bytes())
+    damaged[-100] ^= 1  # the last chunk fails authentication after most of the file went to gpg
+    stored.write_bytes(bytes(damaged))
+    out = tmp_path / "referral.asc"
+    assert_one_line_error(refer(cli, vault_path, case_id, recipient.export_public(tmp_path / "k.asc"), out, "--with-media"), "damaged")
+    assert sorted(p.name for p in tmp_path.iterdir() if "referral" in p.name) == []  # no file, no temporary file
+    assert casework.load(vault, case_id).referrals == []
+    assert [e for e in audit.entries(vault) if e.action == "referral_export"] == []
 
 
 def test_an_existing_output_file_is_never_overwritten(cli, vault, vault_path, tmp_path, desks, recipient):
