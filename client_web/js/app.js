@@ -238,6 +238,16 @@ function closeCase() {
   show('home');
 }
 
+// The quick exit: forget everything in memory and replace this page (and its history
+// entry) with an empty one, so Back does not return here.
+function leave() {
+  session = null;
+  $('case-key-display').textContent = '';
+  $('case-replies').replaceChildren();
+  for (const form of document.querySelectorAll('form')) form.reset();
+  location.replace('about:blank');
+}
+
 async function startFlow(view) {
   show(view);
   try {
@@ -283,13 +293,16 @@ function bind() {
   $('followup-form').addEventListener('submit', onFollowup);
   $('consent-form').addEventListener('submit', onConsentChange);
   $('withdraw-start').addEventListener('click', () => {
+    $('withdraw-start').hidden = true;
     $('withdraw-confirm').hidden = false;
     $('withdraw-no').focus();
   });
   $('withdraw-no').addEventListener('click', () => {
     $('withdraw-confirm').hidden = true;
+    $('withdraw-start').hidden = false;
     $('withdraw-start').focus();
   });
+  $('leave').addEventListener('click', leave);
   $('withdraw-yes').addEventListener('click', onWithdraw);
   $('key-done').addEventListener('click', () => {
     $('case-key-display').textContent = '';

@@ -301,7 +301,7 @@ def test_withdrawal_needs_confirmation_and_reaches_the_workstation(page, stack, 
     open_case(page, stack, case_key)
     page.click("#withdraw > summary")
     page.click("#withdraw-start")
-    assert page.locator("#withdraw-confirm").is_visible()
+    assert page.locator("#withdraw-confirm").is_visible() and page.locator("#withdraw-start").is_hidden()
     assert page.evaluate("document.activeElement.id") == "withdraw-no"
     screenshot(page, "e2e-en-phone-case-withdraw-confirm")
     page.click("#withdraw-no")  # changing one's mind sends nothing
@@ -365,6 +365,35 @@ def test_arabic_form_is_right_to_left_with_arabic_labels_and_country_names(page,
     for key in page.eval_on_selector_all("#view-report [data-i18n]", "els => els.map(e => e.dataset.i18n)"):
         assert lookup(ar, key) and lookup(ar, key) != lookup(english, key), key
     no_page_problems(page)
+
+
+def test_a_report_the_schema_refuses_is_not_sent_and_the_person_is_sent_back_to_the_step(page, stack):
+    start_report(page, stack)
+    page.select_option("#country", "FR")
+    # maxlength stops typing past the limit; a value set by script (or a paste into an old
+    # browser) is still caught by parseReport before anything is uploaded or sealed.
+    page.eval_on_selector("#place", "el => { el.value = 'x'.repeat(201); }")
+    for _ in range(8):
+        next_step(page)
+    page.click("#report-send")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == catalogue("en")["errors"]["bad_report"]
+    at_step(page, "where", 1, 9)
+    assert not [r for r in page.recorder.requests if r["method"] in ("POST", "PUT")], "nothing may be sent"
+
+
+def test_leave_quickly_replaces_the_page_and_its_history_entry(page, stack):
+    page.goto("about:blank")
+    start_report(page, stack)
+    page.select_option("#country", "SY")
+    page.fill("#place", "a secret place")
+    screenshot(page, "e2e-en-phone-leave-button")
+    page.click("#leave")
+    page.wait_for_url("about:blank")
+    assert page.evaluate("history.length") <= 2  # the report page's entry was replaced, not added to
+    page.go_back()
+    assert stack.base_url not in page.url
+    assert not [r for r in page.recorder.requests if "/cases" in r["url"]], "leaving sends nothing"
 
 
 # -- without a browser --------------------------------------------------------------------------
