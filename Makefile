@@ -7,13 +7,13 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install python-deps web-deps chromium dev-keys clean
+.PHONY: run test install python-deps web-deps chromium gpg dev-keys clean
 
-run: install dev-keys
+run: install gpg dev-keys
 	@echo "Quietline is starting: open http://127.0.0.1:8470/ (Ctrl-C stops it)"
 	$(BIN)/quietline serve --host 127.0.0.1 --port 8470
 
-test: install chromium
+test: install chromium gpg
 	$(BIN)/pytest
 
 install: python-deps web-deps
@@ -35,6 +35,10 @@ client_web/vendor/.installed: client_web/package.json client_web/package-lock.js
 # Debian's Chromium for the real-browser tests; Playwright never downloads a browser here.
 chromium:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# GnuPG for the workstation's OpenPGP referral exports (python-gnupg drives the real binary).
+gpg:
+	@command -v gpg >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg; }
 
 dev-keys: python-deps
 	$(BIN)/quietline keys dev
