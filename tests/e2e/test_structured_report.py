@@ -44,13 +44,25 @@ def start_report(page, stack):
     page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
 
 
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+  .map(el => el.tagName + '#' + el.id + '.' + el.className)"""
+
+
+def fits_phone(page):
+    """Nothing sticks out sideways: the page never scrolls horizontally on a phone."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.evaluate(WIDEST)
+
+
 def at_step(page, step: str, n: int, total: int):
     section = page.locator(f"#step-{step}")
     assert section.is_visible(), f"step {step} is not shown"
     assert section.locator(".step-of").inner_text() == f"Step {n} of {total}"
     # Focus is on the step's heading, so a screen reader announces the new step.
     assert page.evaluate("document.activeElement.classList.contains('step-heading')")
-    assert page.evaluate(f"document.activeElement.closest('section.step').id") == f"step-{step}"
+    assert page.evaluate("document.activeElement.closest('section.step').id") == f"step-{step}"
+    if page.viewport_size == PHONE:
+        fits_phone(page)
 
 
 def next_step(page):
@@ -274,6 +286,9 @@ def test_every_step_answered_reaches_the_workstation_exactly_and_consent_can_cha
     assert page.locator("#case-consent input:checked").count() == 0, "nothing is answered in advance"
     choose(page, "cc-use_name", "yes")
     choose(page, "cc-referral-nhri", "yes")
+    page.click("#case-victim > summary")
+    fits_phone(page)
+    page.click("#case-victim > summary")
     screenshot(page, "e2e-en-phone-case-consent-change")
     page.click("#consent-send")
     page.wait_for_selector("#consent-sent:not([hidden])", timeout=30_000)
@@ -353,6 +368,7 @@ def test_arabic_form_is_right_to_left_with_arabic_labels_and_country_names(page,
     assert page.inner_text("#step-where .step-of") != "Step 1 of 9"
     assert page.evaluate("getComputedStyle(document.querySelector('#step-where')).direction") == "rtl"
     screenshot(page, "e2e-ar-phone-step-1-where")
+    fits_phone(page)
     for _ in range(7):
         next_step(page)
     assert page.locator("#step-consent").is_visible()
@@ -360,6 +376,7 @@ def test_arabic_form_is_right_to_left_with_arabic_labels_and_country_names(page,
     assert page.inner_text("#rc-sg_report legend") == ar["consent"]["sg_report"]["question"]
     assert page.inner_text("#step-consent .notice") == ar["consent"]["unanswered"]
     screenshot(page, "e2e-ar-phone-step-8-consent")
+    fits_phone(page)
     # Every label on the page is in Arabic: none is the English text or a bare key.
     english = catalogue("en")
     for key in page.eval_on_selector_all("#view-report [data-i18n]", "els => els.map(e => e.dataset.i18n)"):
