@@ -327,11 +327,11 @@ def consent_lines(consent: ConsentSet | None, *, indent: str = "  ") -> list[Tex
 
 
 def case_consent_lines(consent: CaseConsent) -> list[Text]:
-    lines = [text("reporter's consent:")] + consent_lines(consent.reporter)
+    lines = [text("reporter's consent (as it stands after follow-ups):")] + consent_lines(consent.reporter)
     if consent.intermediary and consent.victim is None:
         lines.append(text("victim's consent: not recorded (every question counts as no)"))
     elif consent.intermediary:
-        lines += [text("victim's consent:")] + consent_lines(consent.victim)
+        lines += [text("victim's consent (as it stands after follow-ups):")] + consent_lines(consent.victim)
     if consent.withdrawn:
         lines.append(text("CONSENT WITHDRAWN by a follow-up: every use is refused", "bold"))
     lines.append(text("effective consent (what the focal point may do):"))
