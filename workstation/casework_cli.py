@@ -233,7 +233,7 @@ def cases_table(rows: list[workflow.CaseRow], title: str) -> Table:
     for row in rows:
         risk = row.work.latest_risk
         table.add_row(
-            row.case_id[:8], row.day, str(row.age), text(row.country), row.work.state, row.urgency_label or "-",
+            row.case_id[:8], row.day, str(row.age), text(row.country), row.work.state, text(row.urgency_label or "-"),
             row.work.verification.replace("_", " "), risk.level if risk else "-", _review_cell(row),
             _state_letter_cell(row), "WITHDRAWN" if row.withdrawn else "-", row.last_reply or "none (new)",
             str(row.followups),
