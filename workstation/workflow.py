@@ -164,7 +164,11 @@ def move(vault: Vault, actor: str, case_id: str, to_state: str, reason: str | No
             work.closed, work.close_reason = None, None  # reopened; the history keeps the closing
         if to_state == RISK:
             work.risk_count_at_entry = len(work.risk)
-        return {"from": from_state, "to": to_state, **({"reason": reason} if reason else {})}
+        detail = {"from": from_state, "to": to_state, **({"reason": reason} if reason else {})}
+        if to_state == CLOSED and work.awaiting_state():
+            # Only a withdrawal closes over an unanswered letter; the log keeps which ones.
+            detail["letters_pending"] = [letter.number for letter in work.awaiting_state()]
+        return detail
 
     return _change(vault, actor, case_id, "move", apply)
 

@@ -198,6 +198,7 @@ def test_an_unanswered_letter_keeps_the_case_open(vault, state_case):
 def test_a_withdrawal_closes_even_while_the_state_has_not_replied(vault, state_case):
     workflow.state_letter_sent(vault, ACTOR, state_case)
     assert workflow.move(vault, ACTOR, state_case, "closed", "consent_withdrawn").state == "closed"
+    assert audit.entries(vault)[-1].detail == {"from": "measures", "to": "closed", "reason": "consent_withdrawn", "letters_pending": [1]}
     refused("case_closed", workflow.state_letter_sent, vault, ACTOR, state_case)
     workflow.state_reply_received(vault, ACTOR, state_case, 1)  # a late reply is still logged
 
