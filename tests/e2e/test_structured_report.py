@@ -473,3 +473,34 @@ def test_client_files_keep_the_hard_rules():
         assert not re.search(r"https?://", text), path
         for api in ("localStorage", "sessionStorage", "indexedDB", "document.cookie", "caches.", ".style", "innerHTML", "setAttribute('style'"):
             assert api not in text, f"{path.name} uses {api}"
+
+
+def test_a_still_open_notice_reaches_the_submitter_in_their_language(page, stack, tmp_path):
+    # `ws notify-open` sends notices to cases silent for more than N days, which a case filed
+    # a moment ago is not; so the test seals the notice through the same function that
+    # command calls, then exports and pushes it with the real commands.
+    from workstation.cases import find_case
+    from workstation.replies import write_reply
+    from workstation.vault import Vault
+
+    start_report(page, stack)
+    page.select_option("#country", "MX")
+    for _ in range(8):
+        next_step(page)
+    case_key, ref = send_and_read_key(page)
+    workstation_case(stack, tmp_path, ref, "notice-in")
+    with Vault.open(Path(stack.env["QUIETLINE_VAULT"]), stack.env["QUIETLINE_VAULT_PASSPHRASE"]) as vault:
+        write_reply(vault, find_case(vault, ref)["case_id"], "assessing", "", notice="still_open")
+    out_bundle = tmp_path / "notice-out.qlb"
+    stack.cli("ws", "export", "--out", str(out_bundle))
+    stack.cli("sync", "push", str(out_bundle))
+
+    open_case(page, stack, case_key)
+    english = catalogue("en")
+    assert page.inner_text("#case-status") == english["status"]["assessing"]
+    assert page.inner_text("#case-replies .reply-notice") == english["case"]["still_open"]
+    assert page.locator("#case-replies .reply-text").count() == 0  # the notice carried no words
+    page.select_option("#language", "fr")
+    page.wait_for_selector("html[lang=fr]", state="attached")
+    assert page.inner_text("#case-replies .reply-notice") == catalogue("fr")["case"]["still_open"]
+    no_page_problems(page)
