@@ -19,7 +19,7 @@ from crypto.report import REFERRAL_KINDS, REPORT_FIELDS, ConsentSet
 from . import audit, casework, workflow
 from .cases import find_case
 from .casework import CLOSE_REASONS, MEASURE_STATES, MEASURES, STATES, VERIFICATION, Casework
-from .consent import CaseConsent
+from .consent import REFERRAL_LABELS, CaseConsent
 from .errors import CommandGroup, printable
 
 if TYPE_CHECKING:  # cli.py imports this module to register its commands
@@ -276,15 +276,6 @@ CONSENT_LABELS = {
     "state_action": "action toward the State",
     "sg_report": "Secretary-General's annual report",
 }
-REFERRAL_LABELS = {
-    "national_protection": "national protection mechanism",
-    "nhri": "national human rights institution",
-    "unhcr": "UNHCR",
-    "un_bodies": "other UN bodies",
-    "ngos": "NGOs",
-    "lawyers": "lawyers",
-}
-assert set(REFERRAL_LABELS) == set(REFERRAL_KINDS)
 UNANSWERED = "not answered (counts as no)"
 
 

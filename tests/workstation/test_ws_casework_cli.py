@@ -223,9 +223,9 @@ def test_show_labels_every_field_and_the_exact_consent(ws, vault, desks, tmp_pat
         assert line in output, line
     questions = [
         "use of the information", "use of names", "use of photos, video and audio", "action toward the State",
-        "Secretary-General's annual report", "referral to national protection mechanism",
-        "referral to national human rights institution", "referral to UNHCR", "referral to other UN bodies",
-        "referral to NGOs", "referral to lawyers",
+        "Secretary-General's annual report", "referral to a national protection mechanism",
+        "referral to a national human rights institution", "referral to UNHCR", "referral to other UN bodies",
+        "referral to NGOs", "referral to lawyers' networks",
     ]
     answers = {
         "reporter's consent": ["yes", "no", NOT, "public", "anonymised", NOT, NOT, "yes", NOT, "no", NOT],
