@@ -30,6 +30,8 @@ MEASURES = (
     "detention_visits", "trial_observation", "international_mechanisms", "other",
 )
 MEASURE_STATES = ("planned", "in_place", "ended")
+# The focal point's own judgement of how soon to act, which outranks what the report says.
+URGENCY_LEVELS = ("immediate", "high", "medium", "low")
 
 # The record refuses a value outside these lists, whoever writes it.
 State = Literal[STATES]
@@ -37,6 +39,7 @@ CloseReason = Literal[CLOSE_REASONS]
 Verification = Literal[VERIFICATION]
 MeasureKind = Literal[MEASURES]
 MeasureState = Literal[MEASURE_STATES]
+UrgencyLevel = Literal[URGENCY_LEVELS]
 
 
 class _Model(BaseModel):
@@ -59,6 +62,7 @@ class RiskAssessment(_Model):
     threats: int = Field(ge=1, le=5)
     vulnerabilities: int = Field(ge=1, le=5)
     capacities: int = Field(ge=1, le=5)
+    urgency: UrgencyLevel | None = None
     notes: str = ""
 
     @property

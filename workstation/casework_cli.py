@@ -18,7 +18,7 @@ from crypto.report import REFERRAL_KINDS, REPORT_FIELDS, ConsentSet
 
 from . import audit, casework, workflow
 from .cases import find_case
-from .casework import CLOSE_REASONS, MEASURE_STATES, MEASURES, STATES, VERIFICATION, Casework
+from .casework import CLOSE_REASONS, MEASURE_STATES, MEASURES, STATES, URGENCY_LEVELS, VERIFICATION, Casework
 from .consent import REFERRAL_LABELS, CaseConsent
 from .errors import CommandGroup, printable
 
@@ -67,13 +67,16 @@ def move_cmd(state: "WsContext", case: str, to_state: str, reason: str | None) -
 @click.option("--threats", required=True, type=click.IntRange(1, 5), help="1 (low) to 5 (high).")
 @click.option("--vulnerabilities", required=True, type=click.IntRange(1, 5), help="1 (low) to 5 (high).")
 @click.option("--capacities", required=True, type=click.IntRange(1, 5), help="1 (low) to 5 (high): what protects the person.")
+@click.option("--urgency", type=click.Choice(URGENCY_LEVELS), help="How soon to act, in your judgement; orders `ws cases`.")
 @click.option("--notes", default="", help="What the scores rest on.")
 @click.pass_obj
-def assess_cmd(state: "WsContext", case: str, threats: int, vulnerabilities: int, capacities: int, notes: str) -> None:
+def assess_cmd(
+    state: "WsContext", case: str, threats: int, vulnerabilities: int, capacities: int, urgency: str | None, notes: str
+) -> None:
     """Record a risk assessment: risk = threats x vulnerabilities / capacities."""
     case_id = _case_id(state, case)
-    risk = workflow.assess_risk(state.vault(), state.operator, case_id, threats, vulnerabilities, capacities, notes)
-    click.echo(f"case {case_id[:8]}: risk {risk.score:.1f} ({risk.level})")
+    risk = workflow.assess_risk(state.vault(), state.operator, case_id, threats, vulnerabilities, capacities, notes, urgency)
+    click.echo(f"case {case_id[:8]}: risk {risk.score:.1f} ({risk.level})" + (f", urgency {urgency}" if urgency else ""))
 
 
 @click.command("verify")
@@ -375,7 +378,8 @@ def _review_text(work: Casework, today: str) -> str:
 
 def _risk_line(risk) -> str:
     line = (f"{risk.day} by {risk.by}: threats {risk.threats} x vulnerabilities {risk.vulnerabilities} / "
-            f"capacities {risk.capacities} = {risk.score:.1f} ({risk.level})")
+            f"capacities {risk.capacities} = {risk.score:.1f} ({risk.level})"
+            + (f", urgency {risk.urgency}" if risk.urgency else ""))
     return f"{line}: {risk.notes}" if risk.notes else line
 
 

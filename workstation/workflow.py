@@ -41,6 +41,7 @@ from .casework import (
     RiskAssessment,
     StateLetter,
     Transition,
+    URGENCY_LEVELS,
 )
 from .consent import ConsentMissing, case_consent
 from .errors import WorkstationError
@@ -173,19 +174,33 @@ def move(vault: Vault, actor: str, case_id: str, to_state: str, reason: str | No
     return _change(vault, actor, case_id, "move", apply)
 
 
-def assess_risk(vault: Vault, actor: str, case_id: str, threats: int, vulnerabilities: int, capacities: int, notes: str = "") -> RiskAssessment:
-    """Record a risk assessment on the manual's equation (each factor 1–5)."""
+def assess_risk(
+    vault: Vault,
+    actor: str,
+    case_id: str,
+    threats: int,
+    vulnerabilities: int,
+    capacities: int,
+    notes: str = "",
+    urgency: str | None = None,
+) -> RiskAssessment:
+    """Record a risk assessment on the manual's equation (each factor 1–5), with the focal
+    point's judgement of how urgently to act."""
     for name, value in (("threats", threats), ("vulnerabilities", vulnerabilities), ("capacities", capacities)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
             raise WorkstationError(f"{name} is scored from 1 to 5", code="bad_score")
+    if urgency is not None:
+        _choice(urgency, URGENCY_LEVELS, "urgency", "bad_urgency")
     _text(notes, MAX_NOTE, "the notes")
     assessment = RiskAssessment(
-        day=files.today(), by=actor, threats=threats, vulnerabilities=vulnerabilities, capacities=capacities, notes=notes
+        day=files.today(), by=actor, threats=threats, vulnerabilities=vulnerabilities, capacities=capacities,
+        urgency=urgency, notes=notes,
     )
 
     def apply(work: Casework) -> dict:
         work.risk = [*work.risk, assessment]
-        return {"threats": threats, "vulnerabilities": vulnerabilities, "capacities": capacities, "level": assessment.level}
+        return {"threats": threats, "vulnerabilities": vulnerabilities, "capacities": capacities, "level": assessment.level,
+                "urgency": urgency}
 
     _change(vault, actor, case_id, "assess_risk", apply)
     return assessment
@@ -363,23 +378,31 @@ SORTS = ("urgency", "age", "review")
 _LAST_DAY = "9999-12-31"
 
 
-def urgency_rank(report: Report) -> tuple[int, str]:
-    """Detained or missing first, then an imminent threat, then an upcoming date (sooner
-    first), then the rest."""
+def urgency_rank(report: Report, work: Casework | None = None) -> tuple[int, str]:
+    """The focal point's latest assessed urgency when there is one (immediate, high, medium,
+    low); else what the report says: detained or missing first, then an imminent threat,
+    then an upcoming date (sooner first), then the rest. Within a rank, a sooner upcoming
+    date goes first; the caller then orders by age."""
+    assessed = work.latest_risk.urgency if work is not None and work.latest_risk is not None else None
     flags = set(report.urgency)
+    upcoming = (report.upcoming_date or _LAST_DAY) if "upcoming_date" in flags or report.upcoming_date else ""
+    if assessed is not None:
+        return (URGENCY_LEVELS.index(assessed), upcoming)
     if flags & {"detained", "missing"}:
         return (0, "")
     if "imminent_threat" in flags:
         return (1, "")
-    if "upcoming_date" in flags or report.upcoming_date:
-        return (2, report.upcoming_date or _LAST_DAY)
+    if upcoming:
+        return (2, upcoming)
     return (3, "")
 
 
-def urgency_label(report: Report) -> str:
+def urgency_label(report: Report, work: Casework | None = None) -> str:
     words = [flag.replace("_", " ") for flag in report.urgency if flag != "upcoming_date"]
     if "upcoming_date" in report.urgency or report.upcoming_date:
         words.append(f"date {report.upcoming_date}" if report.upcoming_date else "upcoming date")
+    if work is not None and work.latest_risk is not None and work.latest_risk.urgency is not None:
+        return f"assessed {work.latest_risk.urgency}" + (f" ({', '.join(words)})" if words else "")
     return ", ".join(words)
 
 
@@ -433,8 +456,8 @@ def case_row(vault: Vault, case: dict, today: str) -> CaseRow:
         age=days_between(case["day"], today),
         country=report.country,
         work=work,
-        urgency=urgency_rank(report),
-        urgency_label=urgency_label(report),
+        urgency=urgency_rank(report, work),
+        urgency_label=urgency_label(report, work),
         withdrawn=case_consent(vault, case).withdrawn,
         last_reply=replies[-1]["status"] if replies else None,
         followups=len(vault.records(FOLLOWUP, group=vault.case_group(case["case_id"]))),

@@ -296,3 +296,21 @@ def test_notify_open(ws, vault, desks, tmp_path):
     assert "notice still_open" in ok(ws("show", silent[:8]))
     assert [e.action for e in audit.entries(vault)][-2:] == ["notice", "notice"]
     assert_one_line_error(ws("notify-open", "--after-days", "-1"), "-1", exit_code=2)
+
+
+def test_the_focal_points_assessed_urgency_outranks_what_the_report_says(ws, listed, vault):
+    # The report says detained; the focal point found the person released: low. A case
+    # whose report named no urgency is judged immediate: it joins the first rank, where the
+    # older case still comes first.
+    short_detained, short_none = listed["detained_new"][:8], listed["none_new"][:8]
+    assert ", urgency low" in ok(ws("assess", short_detained, "--threats", "1", "--vulnerabilities", "2", "--capacities", "4", "--urgency", "low"))
+    ok(ws("assess", short_none, "--threats", "5", "--vulnerabilities", "4", "--capacities", "1", "--urgency", "immediate"))
+    output = ok(ws("cases"))
+    assert order(output, listed) == [
+        "missing_old", "none_new", "imminent", "date_soon", "date_late", "none_old", "detained_new", "closed",
+    ]
+    assert "assessed low (detained)" in row_of(output, listed["detained_new"])
+    assert "assessed immediate" in row_of(output, listed["none_new"])
+    assert "urgency immediate" in ok(ws("show", short_none))
+    assert [e.detail.get("urgency") for e in audit.entries(vault) if e.action == "assess_risk"][-2:] == ["low", "immediate"]
+    assert_one_line_error(ws("assess", short_none, "--threats", "1", "--vulnerabilities", "1", "--capacities", "1", "--urgency", "soon"), "soon", exit_code=2)

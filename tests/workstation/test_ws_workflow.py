@@ -251,7 +251,7 @@ def test_each_change_writes_one_small_audit_entry(vault, state_case):
         ("add_measure", ACTOR, state_case),
     ]
     assert entries[0].detail == {"number": 1, "chars": 28}
-    assert entries[1].detail == {"threats": 4, "vulnerabilities": 3, "capacities": 2, "level": "high"}
+    assert entries[1].detail == {"threats": 4, "vulnerabilities": 3, "capacities": 2, "level": "high", "urgency": None}
     assert entries[2].detail == {"number": 1, "reply_due": "2026-12-10"}
     assert "words" not in str([e.detail for e in entries]) and "reasoning" not in str([e.detail for e in entries])
     assert audit.verify(vault).count == start + 4
