@@ -504,3 +504,36 @@ def test_a_still_open_notice_reaches_the_submitter_in_their_language(page, stack
     page.wait_for_selector("html[lang=fr]", state="attached")
     assert page.inner_text("#case-replies .reply-notice") == catalogue("fr")["case"]["still_open"]
     no_page_problems(page)
+
+
+def test_arrow_keys_move_between_the_answers_of_a_single_choice_question(page, stack):
+    # Keyboard users move through a question's answers with the arrow keys, in the writing
+    # direction, and screen readers hear each option's position. Chromium already moves
+    # between nameless radios itself; choices.js does the same for browsers that do not
+    # (Firefox, so Tor Browser), so here the arrow part pins the behaviour, while the
+    # group role and positions are the page's own.
+    start_report(page, stack)
+    page.select_option("#country", "NP")
+    next_step(page)
+    first, second = "#engagement-cooperated", "#engagement-sought_to_cooperate"
+    checked = lambda: [page.is_checked(first), page.is_checked(second)]  # noqa: E731
+    page.focus(first)
+    page.keyboard.press("Space")
+    assert checked() == [True, False]
+    page.keyboard.press("ArrowDown")
+    assert checked() == [False, True] and page.evaluate("document.activeElement.id") == second[1:]
+    page.keyboard.press("ArrowDown")  # wraps round, as a native group does
+    assert checked() == [True, False]
+    page.keyboard.press("ArrowRight")
+    assert checked() == [False, True]
+    assert page.get_attribute(second, "aria-posinset") == "2" and page.get_attribute(second, "aria-setsize") == "2"
+    assert page.locator("#engagement [role=radiogroup]").count() == 1
+    page.select_option("#language", "ar")
+    page.wait_for_selector("html[dir=rtl]", state="attached")
+    page.focus(second)
+    page.keyboard.press("ArrowLeft")  # in Arabic, left is forward
+    assert checked() == [True, False]
+    page.keyboard.press("ArrowRight")
+    assert checked() == [False, True]
+    assert page.locator("#engagement .clear-choice").is_visible()
+    no_page_problems(page)

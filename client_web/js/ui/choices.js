@@ -9,12 +9,19 @@ import { t } from './i18n.js';
 export function fillChoices(fieldset, values, labelKey, { single = fieldset.classList.contains('single') } = {}) {
   const list = document.createElement('div');
   list.className = 'options';
-  for (const value of values) {
+  // Without a shared `name` the browser sees each radio as a group of one; say what the
+  // group is, so a screen reader announces "2 of 3".
+  if (single) list.setAttribute('role', 'radiogroup');
+  for (const [index, value] of values.entries()) {
     const id = `${fieldset.id}-${value}`;
     const input = document.createElement('input');
     input.type = single ? 'radio' : 'checkbox';
     input.id = id;
     input.value = value;
+    if (single) {
+      input.setAttribute('aria-posinset', String(index + 1));
+      input.setAttribute('aria-setsize', String(values.length));
+    }
     const label = document.createElement('label');
     label.className = 'option';
     label.htmlFor = id;
@@ -68,6 +75,23 @@ export function bindSingleChoices(root) {
     const clear = fieldset.querySelector(':scope > .clear-choice');
     if (clear) clear.hidden = !input.checked;
     fieldset.dispatchEvent(new CustomEvent('choice', { bubbles: true }));
+  });
+  // Arrow keys move between a question's radios and choose, as in a native radio group
+  // (which a radio without `name` does not get); left and right follow the writing direction.
+  root.addEventListener('keydown', (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== 'radio') return;
+    const fieldset = input.closest('fieldset.question.single');
+    if (!fieldset) return;
+    const rtl = getComputedStyle(input).direction === 'rtl';
+    const steps = { ArrowDown: 1, ArrowUp: -1, ArrowRight: rtl ? -1 : 1, ArrowLeft: rtl ? 1 : -1 };
+    if (!(event.key in steps)) return;
+    event.preventDefault();
+    const radios = ownInputs(fieldset);
+    const next = radios[(radios.indexOf(input) + steps[event.key] + radios.length) % radios.length];
+    next.focus();
+    next.checked = true;
+    next.dispatchEvent(new Event('change', { bubbles: true }));
   });
   root.addEventListener('click', (event) => {
     const clear = event.target instanceof Element ? event.target.closest('.clear-choice') : null;
