@@ -45,11 +45,24 @@ class StreamParams:
 class AttachmentSealer:
     """Encrypts one file chunk by chunk, in order, so a browser or CLI never holds it whole."""
 
-    def __init__(self, size: int, key: bytes | None = None):
+    def __init__(self, size: int, key: bytes | None = None, header: bytes | None = None):
+        """A fresh stream (random header; random key unless given), or, with `key` and
+        `header`, the same stream again from its first chunk: init_pull yields the state
+        init_push had, so every chunk comes out byte for byte as before (docs/PROTOCOL.md,
+        "Resumable attachments")."""
+        chunks = chunks_for_size(size)
         self._state = crypto_secretstream_xchacha20poly1305_state()
-        key = key or secrets.token_bytes(KEY_BYTES)
-        header = crypto_secretstream_xchacha20poly1305_init_push(self._state, key)
-        self.params = StreamParams(key, header, size, chunks_for_size(size))
+        if header is None:
+            key = key or secrets.token_bytes(KEY_BYTES)
+            if len(key) != KEY_BYTES:
+                raise ProtocolError("bad_length", "an attachment key has 32 bytes")
+            header = crypto_secretstream_xchacha20poly1305_init_push(self._state, key)
+        else:
+            if key is None or len(key) != KEY_BYTES or len(header) != HEADER_BYTES:
+                raise ProtocolError("bad_length", "resuming needs a 32-byte key and a 24-byte header")
+            key, header = bytes(key), bytes(header)
+            crypto_secretstream_xchacha20poly1305_init_pull(self._state, header, key)
+        self.params = StreamParams(key, header, size, chunks)
         self._next = 0
 
     def seal_chunk(self, data: bytes) -> bytes:
@@ -67,8 +80,8 @@ class AttachmentSealer:
         return crypto_secretstream_xchacha20poly1305_push(self._state, padded, None, tag)
 
 
-def seal_bytes(data: bytes, key: bytes | None = None) -> tuple[StreamParams, list[bytes]]:
-    sealer = AttachmentSealer(len(data), key)
+def seal_bytes(data: bytes, key: bytes | None = None, header: bytes | None = None) -> tuple[StreamParams, list[bytes]]:
+    sealer = AttachmentSealer(len(data), key, header)
     chunks = [
         sealer.seal_chunk(data[i * CHUNK_PLAINTEXT : (i + 1) * CHUNK_PLAINTEXT]) for i in range(sealer.params.chunks)
     ]

@@ -21,14 +21,32 @@ export function chunksForSize(size) {
 
 // Encrypts one file chunk by chunk, in order. `params` ({key, header, size, chunks}) goes
 // into the encrypted attachment descriptor; only the chunks go to the server.
+// new AttachmentSealer(size) or (size, key): a fresh stream with a random header.
+// new AttachmentSealer(size, key, header): the same stream again from its first chunk, to
+// resume an upload (docs/PROTOCOL.md, "Resumable attachments"): init_pull yields the state
+// init_push had, so every chunk comes out byte for byte as the first time.
 export class AttachmentSealer {
-  constructor(size, key = null) {
+  constructor(size, key = null, header = null) {
     const sodium = getSodium();
     const chunks = chunksForSize(size);
-    key = key ?? sodium.crypto_secretstream_xchacha20poly1305_keygen();
-    const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(key);
+    if (header === null) {
+      key = key ?? sodium.crypto_secretstream_xchacha20poly1305_keygen();
+      if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
+        throw new ProtocolError('bad_length', 'an attachment key has 32 bytes');
+      }
+      const pushed = sodium.crypto_secretstream_xchacha20poly1305_init_push(key);
+      this._state = pushed.state;
+      header = pushed.header;
+    } else {
+      if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES
+        || !(header instanceof Uint8Array) || header.length !== HEADER_BYTES) {
+        throw new ProtocolError('bad_length', 'resuming needs a 32-byte key and a 24-byte header');
+      }
+      key = key.slice();
+      header = header.slice();
+      this._state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(header, key);
+    }
     this.params = { key, header, size, chunks };
-    this._state = state;
     this._next = 0;
   }
 

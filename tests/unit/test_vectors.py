@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, report, signing
+from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, report, signing, upload
 from crypto.attachment import AttachmentOpener, AttachmentSealer, StreamParams
 from crypto.desk import DeskKeys
 from crypto.encoding import b64decode, b64encode, json_bytes, json_load
 from crypto.errors import ProtocolError
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply", "report")
+FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply", "report",
+         "upload")
 _cache: dict[str, dict] = {}
 
 
@@ -474,6 +475,77 @@ def _(v, d):
 @section("report", "followup_invalid")
 def _(v, d):
     expect_refusal(lambda: report.parse_followup_update(v["body"]), v["code"], v["path"])
+
+
+# ---------------------------------------------------------------- resumable uploads
+
+
+def upload_content(size: int, flip: int | None) -> bytes:
+    data = bytearray(pattern(size))
+    if flip is not None:
+        data[flip] ^= 1
+    return bytes(data)
+
+
+def seal_all(sealer: AttachmentSealer, data: bytes) -> list[bytes]:
+    c = attachment.CHUNK_PLAINTEXT
+    return [sealer.seal_chunk(data[i * c:(i + 1) * c]) for i in range(sealer.params.chunks)]
+
+
+@section("upload", "derivations")
+def _(v, d):
+    key = bytes.fromhex(v["case_key_hex"])
+    assert casekey.parse(v["case_key_text"]) == key
+    root = upload.upload_root(key)
+    assert root.hex() == v["upload_root_hex"]
+    digest = upload.file_hash([upload_content(v["size"], v.get("flip"))])
+    assert digest.hex() == v["file_hash_hex"]
+    handle = upload.resume(root, digest)
+    assert handle.hex() == v["resume_hex"]
+    assert upload.stream_key(root, digest).hex() == v["stream_key_hex"]
+    assert upload.resume_index(handle) == v["resume_index"]
+    assert upload.upload_keys(key, digest) == (handle, bytes.fromhex(v["stream_key_hex"]))
+
+
+@section("upload", "file_hash")
+def _(v, d):
+    data, at, pieces = pattern(v["size"]), 0, []
+    for n in v["pieces"]:
+        pieces.append(data[at:at + n])
+        at += n
+    assert upload.file_hash(pieces).hex() == v["file_hash_hex"]
+    assert upload.file_hash(iter(pieces)).hex() == v["file_hash_hex"]  # any iterable, read once
+
+
+@section("upload", "resumed_streams")
+def _(v, d):
+    der = d["derivations"][v["derivation"]]
+    data = upload_content(der["size"], der.get("flip"))
+    key = upload.stream_key(upload.upload_root(bytes.fromhex(der["case_key_hex"])), upload.file_hash([data]))
+    assert key.hex() == v["stream_key_hex"] == der["stream_key_hex"]
+    resumed = AttachmentSealer(v["size"], key, bytes.fromhex(v["header_hex"]))
+    assert resumed.params.chunks == v["chunks"]
+    chunks = seal_all(resumed, data)
+    assert [hashlib.blake2b(c, digest_size=32).hexdigest() for c in chunks] == v["chunk_blake2b_hex"]
+    assert attachment.open_bytes(resumed.params, b"".join(chunks)) == data
+    first = AttachmentSealer(v["size"], key)
+    before = seal_all(first, data)[: v["sent_before_drop"]]
+    after = seal_all(AttachmentSealer(v["size"], key, first.params.header), data)
+    assert after[: len(before)] == before
+    assert attachment.open_bytes(first.params, b"".join(before + after[len(before):])) == data
+
+
+@section("upload", "errors")
+def _(v, d):
+    a = {k: bytes.fromhex(x) if k.endswith("_hex") else x for k, x in v["args"].items()}
+    fn = {
+        "upload_root": lambda: upload.upload_root(a["case_key_hex"]),
+        "resume": lambda: upload.resume(a["root_hex"], a["digest_hex"]),
+        "stream_key": lambda: upload.stream_key(a["root_hex"], a["digest_hex"]),
+        "resume_index": lambda: upload.resume_index(a["handle_hex"]),
+        "resume_sealer": lambda: AttachmentSealer(a["size"], a["key_hex"], a["header_hex"]),
+    }[v["function"]]
+    expect_code(fn, v["code"])
 
 
 # ---------------------------------------------------------------- the tests

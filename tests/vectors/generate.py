@@ -7,6 +7,7 @@ Run once, from the repository root, and commit the output with this script:
 or only the files that do not depend on randomness elsewhere, leaving the others untouched:
 
     .venv/bin/python tests/vectors/generate.py report reply_notices
+    .venv/bin/python tests/vectors/generate.py upload
 
 Keys come from fixed seeds, so a re-run gives the same keys, case keys and signatures. Sealed
 boxes, nonces and secretstream headers are random, so their ciphertexts differ at every run:
@@ -889,6 +890,107 @@ def gen_attachment() -> None:
     )
 
 
+# ---------------------------------------------------------------- resumable uploads
+
+
+def gen_upload() -> None:
+    """upload.json: derivations for resumable attachments (crypto/upload.py) and resumed streams
+    whose chunks equal the original's. Written alone (`generate.py upload`)."""
+    from crypto import upload
+
+    def content(size: int, flip: int | None = None) -> bytes:
+        data = bytearray(pattern(size))
+        if flip is not None:
+            data[flip] ^= 1
+        return bytes(data)
+
+    key_a, key_b = case_key("upload/a"), case_key("upload/b")
+    derivations = []
+    for label, key, size, flip in [
+        ("empty file", key_a, 0, None), ("one byte", key_a, 1, None), ("1000 bytes", key_a, 1000, None),
+        ("one whole chunk", key_a, 262144, None), ("one chunk and a byte", key_a, 262145, None),
+        ("three chunks", key_a, 600000, None), ("four chunks", key_a, 786433, None),
+        ("same file, other case", key_b, 1000, None), ("last byte changed", key_a, 1000, 999),
+        ("first byte changed", key_a, 600000, 0), ("zero case key", bytes(16), 0, None),
+    ]:
+        data = content(size, flip)
+        root = upload.upload_root(key)
+        digest = upload.file_hash([data])
+        handle = upload.resume(root, digest)
+        assert upload.upload_keys(key, digest) == (handle, upload.stream_key(root, digest))
+        item = {"label": label, "case_key_hex": hexs(key), "case_key_text": casekey.encode(key), "size": size,
+                "upload_root_hex": hexs(root), "file_hash_hex": hexs(digest), "resume_hex": hexs(handle),
+                "stream_key_hex": hexs(upload.stream_key(root, digest)), "resume_index": upload.resume_index(handle)}
+        if flip is not None:
+            item["flip"] = flip
+        derivations.append(item)
+    assert len({d["resume_index"] for d in derivations}) == len(derivations)
+
+    file_hashes = []
+    for size, pieces in [(0, []), (0, [0]), (0, [0, 0]), (1000, [1000]), (1000, [1, 999]), (1000, [500, 0, 500]),
+                         (600000, [600000]), (600000, [262144, 262144, 75712]), (600000, [127, 128, 599745]),
+                         (600000, [300000, 0, 300000])]:
+        assert sum(pieces) == size
+        data, at, parts = pattern(size), 0, []
+        for n in pieces:
+            parts.append(data[at:at + n])
+            at += n
+        digest = upload.file_hash(parts)
+        assert digest == upload.file_hash([data])
+        file_hashes.append({"size": size, "pieces": pieces, "file_hash_hex": hexs(digest)})
+
+    resumed = []
+    for index, sent in [(0, 0), (2, 0), (4, 1), (5, 2), (6, 3), (7, 0)]:
+        d = derivations[index]
+        data = content(d["size"], d.get("flip"))
+        key = bytes.fromhex(d["stream_key_hex"])
+        params, original = attachment.seal_bytes(data, key)  # fresh: a random header
+        again_params, again = attachment.seal_bytes(data, key, params.header)
+        assert again == original and again_params == params
+        assert attachment.open_bytes(params, b"".join(again)) == data
+        resumed.append({"label": f"{d['label']}, resumed after {sent} of {params.chunks} chunks", "derivation": index,
+                        "size": d["size"], "chunks": params.chunks, "stream_key_hex": d["stream_key_hex"],
+                        "header_hex": hexs(params.header), "sent_before_drop": sent,
+                        "chunk_blake2b_hex": [hashlib.blake2b(c, digest_size=32).hexdigest() for c in original]})
+
+    root = derivations[0]["upload_root_hex"]
+    digest = derivations[0]["file_hash_hex"]
+    errors = []
+    for function, args, fn in [
+        ("upload_root", {"case_key_hex": hexs(bytes(15))}, lambda: upload.upload_root(bytes(15))),
+        ("upload_root", {"case_key_hex": hexs(bytes(32))}, lambda: upload.upload_root(bytes(32))),
+        ("resume", {"root_hex": root[:-2], "digest_hex": digest}, lambda: upload.resume(bytes.fromhex(root[:-2]), bytes.fromhex(digest))),
+        ("resume", {"root_hex": root, "digest_hex": digest + "00"}, lambda: upload.resume(bytes.fromhex(root), bytes.fromhex(digest + "00"))),
+        ("stream_key", {"root_hex": root + "00", "digest_hex": digest}, lambda: upload.stream_key(bytes.fromhex(root + "00"), bytes.fromhex(digest))),
+        ("stream_key", {"root_hex": root, "digest_hex": ""}, lambda: upload.stream_key(bytes.fromhex(root), b"")),
+        ("resume_index", {"handle_hex": hexs(bytes(16))}, lambda: upload.resume_index(bytes(16))),
+        ("resume_index", {"handle_hex": hexs(bytes(33))}, lambda: upload.resume_index(bytes(33))),
+        ("resume_sealer", {"size": 10, "key_hex": hexs(bytes(32)), "header_hex": hexs(bytes(23))},
+         lambda: attachment.AttachmentSealer(10, bytes(32), bytes(23))),
+        ("resume_sealer", {"size": 10, "key_hex": hexs(bytes(31)), "header_hex": hexs(bytes(24))},
+         lambda: attachment.AttachmentSealer(10, bytes(31), bytes(24))),
+        ("resume_sealer", {"size": -1, "key_hex": hexs(bytes(32)), "header_hex": hexs(bytes(24))},
+         lambda: attachment.AttachmentSealer(-1, bytes(32), bytes(24))),
+    ]:
+        errors.append({"function": function, "args": args, "code": code_of(fn)})
+
+    write(
+        "upload.json",
+        {
+            "about": "Resumable attachments (crypto/upload.py, docs/PROTOCOL.md 'Resumable attachments'). File "
+            "content is the pattern byte[i] = (31*i + 7) mod 256 of 'size' bytes, with byte 'flip' xored with 1 "
+            "when given. 'file_hash' hashes the same content fed in pieces of the listed lengths. "
+            "'resumed_streams': Python sealed the derivation's file under its stream key with a random header; "
+            "a sealer restarted from (stream key, header) must give chunks whose unkeyed BLAKE2b-32 are "
+            "'chunk_blake2b_hex', whether the first 'sent_before_drop' chunks were sealed before or not.",
+            "derivations": derivations,
+            "file_hash": file_hashes,
+            "resumed_streams": resumed,
+            "errors": errors,
+        },
+    )
+
+
 # ---------------------------------------------------------------- reply
 
 
@@ -1388,13 +1490,14 @@ def main() -> None:
     gen_manifest()
     gen_envelope()
     gen_attachment()
+    gen_upload()
     gen_reply()
     gen_reply_notices()
     gen_report()
 
 
 # Files that can be (re)written alone, without re-randomising every other file's ciphertexts.
-ONLY = {"report": gen_report, "reply_notices": gen_reply_notices}
+ONLY = {"report": gen_report, "reply_notices": gen_reply_notices, "upload": gen_upload}
 
 if __name__ == "__main__":
     if sys.argv[1:]:

@@ -16,7 +16,7 @@ const libsodium = require('libsodium-wrappers');
 await libsodium.ready;
 
 const names = ['sodium', 'errors', 'bytes', 'encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope',
-  'attachment', 'reply', 'report_schema'];
+  'attachment', 'reply', 'report_schema', 'upload_keys'];
 const modules = {};
 for (const name of names) modules[name] = await import(join(clientWeb, 'js', `${name}.js`));
 modules.sodium.setSodium(libsodium);

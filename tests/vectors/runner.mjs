@@ -6,7 +6,7 @@
 // checked, which the Python side compares with the section lengths so that nothing is skipped.
 
 export const FILES = ['encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope', 'attachment', 'reply',
-  'report'];
+  'report', 'upload'];
 
 export async function fetchVectors(base) {
   const vectors = {};
@@ -369,6 +369,86 @@ export function runVectors(m, vectors) {
   }
   const bare = Object.assign(Object.create(null), { schema: schema.SCHEMA, country: 'FR', consent: { use_name: 'no' } });
   check('report/null-prototype', schema.parseReport(bare).consent.use_name === 'no', 'refused or misread');
+
+  // ---------------------------------------------------------------- resumable uploads
+  const up = m.upload_keys;
+  const uv = vectors.upload;
+  const uploadContent = (size, flip) => {
+    const data = pattern(size);
+    if (flip !== undefined) data[flip] ^= 1;
+    return data;
+  };
+  const sealAll = (sealer, data, from = 0) => {
+    const C = att.CHUNK_PLAINTEXT;
+    const out = [];
+    for (let i = from; i < sealer.params.chunks; i += 1) {
+      out.push(sealer.sealChunk(data.subarray(Math.min(i * C, data.length), Math.min((i + 1) * C, data.length))));
+    }
+    return out;
+  };
+  each('upload', 'derivations', (v, w) => {
+    const key = fromHex(v.case_key_hex);
+    check(w, sameBytes(casekey.parse(v.case_key_text), key), 'case key text does not parse to the key');
+    const root = up.uploadRoot(key);
+    check(w, hex(root) === v.upload_root_hex, `upload root ${hex(root)}`);
+    const data = uploadContent(v.size, v.flip);
+    const digest = up.fileHash([data]);
+    check(w, hex(digest) === v.file_hash_hex, `file hash ${hex(digest)}`);
+    const handle = up.resume(root, digest);
+    check(w, hex(handle) === v.resume_hex, `resume ${hex(handle)}`);
+    check(w, hex(up.streamKey(root, digest)) === v.stream_key_hex, 'stream key');
+    check(w, up.resumeIndex(handle) === v.resume_index, `resume index ${up.resumeIndex(handle)}`);
+    const both = up.uploadKeys(key, digest);
+    check(w, hex(both.resume) === v.resume_hex && hex(both.streamKey) === v.stream_key_hex, 'uploadKeys');
+  });
+  each('upload', 'file_hash', (v, w) => {
+    const data = pattern(v.size);
+    const pieces = [];
+    let at = 0;
+    for (const n of v.pieces) {
+      pieces.push(data.subarray(at, at + n));
+      at += n;
+    }
+    check(w, hex(up.fileHash(pieces)) === v.file_hash_hex, 'file hash over pieces');
+    const hasher = new up.FileHasher(); // the same, piece by piece
+    for (const piece of pieces) hasher.update(piece);
+    check(w, hex(hasher.digest()) === v.file_hash_hex, 'FileHasher');
+  });
+  each('upload', 'resumed_streams', (v, w) => {
+    const d = uv.derivations[v.derivation];
+    check(w, d.stream_key_hex === v.stream_key_hex && d.size === v.size, 'derivation does not match');
+    const data = uploadContent(d.size, d.flip);
+    const key = up.streamKey(up.uploadRoot(fromHex(d.case_key_hex)), up.fileHash([data]));
+    check(w, hex(key) === v.stream_key_hex, 'stream key');
+    // Python's stream, made again from its header: every chunk the same.
+    const resumed = new att.AttachmentSealer(v.size, key, fromHex(v.header_hex));
+    check(w, resumed.params.chunks === v.chunks && hex(resumed.params.header) === v.header_hex, 'params');
+    const chunks = sealAll(resumed, data);
+    equalValue(w, chunks.map((c) => hex(sodium.crypto_generichash(32, c, null))), v.chunk_blake2b_hex);
+    const opened = att.openBytes(resumed.params, m.bytes.concat(...chunks));
+    check(w, sameBytes(opened, data), 'the resumed stream does not open to the file');
+    // The page's own interrupted stream: some chunks sent, then a drop, then a restart from
+    // the header that the server kept; the chunks sent before and after make one stream.
+    const first = new att.AttachmentSealer(v.size, key);
+    const before = sealAll(first, data).slice(0, v.sent_before_drop);
+    const again = new att.AttachmentSealer(v.size, key, first.params.header);
+    const after = sealAll(again, data);
+    check(w, before.every((c, i) => sameBytes(c, after[i])), 'restarted chunks differ from the ones sent before');
+    const joined = m.bytes.concat(...before, ...after.slice(v.sent_before_drop));
+    check(w, sameBytes(att.openBytes(first.params, joined), data), 'the joined stream does not open');
+  });
+  each('upload', 'errors', (v, w) => {
+    const a = v.args;
+    const fn = {
+      upload_root: () => up.uploadRoot(fromHex(a.case_key_hex)),
+      resume: () => up.resume(fromHex(a.root_hex), fromHex(a.digest_hex)),
+      stream_key: () => up.streamKey(fromHex(a.root_hex), fromHex(a.digest_hex)),
+      resume_index: () => up.resumeIndex(fromHex(a.handle_hex)),
+      resume_sealer: () => new att.AttachmentSealer(a.size, fromHex(a.key_hex), fromHex(a.header_hex)),
+    }[v.function];
+    if (!fn) throw new Error(`unknown function ${v.function}`);
+    expectCode(w, fn, v.code);
+  });
 
   return { counts, failures };
 }

@@ -23,9 +23,9 @@ from .conftest import VECTORS
 pytestmark = pytest.mark.e2e  # drives a real Chromium (pyproject marker)
 
 FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply",
-         "report")
+         "report", "upload")
 MODULES = ("sodium", "errors", "bytes", "encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope",
-           "attachment", "reply", "report_schema")
+           "attachment", "reply", "report_schema", "upload_keys")
 ATTACHMENT_SIZES = [0, 1, 1000, 262144, 262145, 600000]
 
 # Runs before any page script: records CSP violations wherever they happen.
