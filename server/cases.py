@@ -83,7 +83,8 @@ def _file_uploads(session: Session, upload_ids: list[str], case_id: str, seq: in
         filed = session.execute(
             update(Upload)
             .where(Upload.upload_id == upload_id, Upload.case_id.is_(None))
-            .values(case_id=case_id, followup_seq=seq)
+            # Filed: no longer resumable, so a later follow-up with the same file makes a new upload.
+            .values(case_id=case_id, followup_seq=seq, resume_index=None)
             .execution_options(synchronize_session=False)
         ).rowcount
         if filed != 1:

@@ -12,6 +12,12 @@ class _Request(BaseModel):
 
 class UploadCreate(_Request):
     chunks: StrictInt = Field(description="chunk count: a bucket (1, 2, 3, 4, 6, 8, 12, ...), at most max_chunks")
+    resume: StrictStr | None = Field(default=None, description="b64 of the 32-byte resume handle (with header)")
+    header: StrictStr | None = Field(default=None, description="b64 of the 24-byte stream header (with resume)")
+
+
+class UploadResume(_Request):
+    resume: StrictStr = Field(description="b64 of the 32-byte resume handle")
 
 
 class UploadCreated(BaseModel):
@@ -24,6 +30,13 @@ class UploadStatus(BaseModel):
     upload_id: str
     chunks: int
     received: list[int]
+
+
+class UploadResumed(BaseModel):
+    upload_id: str
+    chunks: int
+    received: list[int]
+    header: str = Field(description="b64 of the stream's 24-byte header")
 
 
 class CaseCreate(_Request):

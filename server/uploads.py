@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crypto.attachment import CHUNK_CIPHERTEXT
+from crypto.attachment import CHUNK_CIPHERTEXT, HEADER_BYTES
+from crypto.encoding import b64decode, b64encode
+from crypto.errors import ProtocolError
 from crypto.padding import is_chunk_count_bucket
+from crypto.upload import RESUME_BYTES, resume_index
 
 from .context import AppContext
 from .errors import ApiError
@@ -30,15 +33,72 @@ class UploadState:
     received: list[int]
 
 
-def create_upload(ctx: AppContext, chunks: int) -> UploadState:
+def bad_resume(message: str) -> ApiError:
+    return ApiError(400, "bad_resume", message)
+
+
+def upload_exists() -> ApiError:
+    return ApiError(409, "upload_exists", "an unfiled upload already has this resume handle")
+
+
+def _decode(text: str, length: int, what: str) -> bytes:
+    try:
+        return b64decode(text, field=what, length=length)
+    except ProtocolError:
+        raise bad_resume(f"{what} must be {length} bytes in standard base64") from None
+
+
+def decode_resume(text: str) -> str:
+    """The resume index of a `resume` handle: the only form the server keeps or looks up."""
+    return resume_index(_decode(text, RESUME_BYTES, "resume"))
+
+
+def create_upload(ctx: AppContext, chunks: int, resume: str | None = None, header: str | None = None) -> UploadState:
+    """A new upload; with `resume` and `header` (both or neither) a resumable one, found
+    again by POST /uploads/resume until it is filed (docs/PROTOCOL.md, "Resumable attachments")."""
     if not is_chunk_count_bucket(chunks):
         raise ApiError(400, "bad_chunk_count", "the chunk count must be a bucket: 1, 2, 3, 4, 6, 8, 12, 16, 24 ...")
     if chunks > ctx.settings.max_chunks:
         raise ApiError(413, "too_large", f"an attachment may have at most {ctx.settings.max_chunks} chunks")
+    if (resume is None) != (header is None):
+        raise bad_resume("resume and header come together")
+    index = stream_header = None
+    if resume is not None:
+        index = decode_resume(resume)
+        stream_header = _decode(header, HEADER_BYTES, "header")
     upload_id = new_id()
-    with ctx.db.write() as session:
-        session.add(Upload(upload_id=upload_id, chunks=chunks, created_day=ctx.today(), acked=False))
+    try:
+        with ctx.db.write() as session:
+            if index is not None and session.scalar(select(Upload.upload_id).where(Upload.resume_index == index)):
+                raise upload_exists()
+            session.add(Upload(upload_id=upload_id, chunks=chunks, created_day=ctx.today(), acked=False,
+                               resume_index=index, stream_header=stream_header))
+    except IntegrityError:
+        raise upload_exists() from None  # the same handle created twice at once: the unique index decides
     return UploadState(upload_id, chunks, [])
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    upload_id: str
+    chunks: int
+    received: list[int]
+    header: str
+
+
+def find_resumable(ctx: AppContext, resume: str) -> ResumeState:
+    """The unfiled upload with this `resume` handle: its id, count, chunks held and header."""
+    index = decode_resume(resume)
+    with ctx.db.read() as session:
+        upload = session.scalar(
+            select(Upload).where(Upload.resume_index == index, Upload.case_id.is_(None))
+        )
+        if upload is None or upload.stream_header is None:
+            raise unknown_upload()
+        received = session.scalars(
+            select(UploadChunk.index).where(UploadChunk.upload_id == upload.upload_id).order_by(UploadChunk.index)
+        ).all()
+        return ResumeState(upload.upload_id, upload.chunks, list(received), b64encode(bytes(upload.stream_header)))
 
 
 def upload_state(ctx: AppContext, upload_id: str) -> UploadState:

@@ -7,19 +7,26 @@ from crypto.attachment import CHUNK_CIPHERTEXT
 
 from ..context import AppContext, get_ctx
 from ..errors import ApiError
-from ..schemas import UploadCreate, UploadCreated, UploadStatus, errors
+from ..schemas import UploadCreate, UploadCreated, UploadResume, UploadResumed, UploadStatus, errors
 from ..security.limits import declared_length
-from ..uploads import check_chunk_size, check_chunk_target, create_upload, store_chunk, upload_state
+from ..uploads import check_chunk_size, check_chunk_target, create_upload, find_resumable, store_chunk, upload_state
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
 _OCTETS = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}
 
 
-@router.post("", status_code=201, response_model=UploadCreated, responses=errors(400, 413, 422))
+@router.post("", status_code=201, response_model=UploadCreated, responses=errors(400, 409, 413, 422))
 def post_upload(body: UploadCreate, ctx: AppContext = Depends(get_ctx)) -> UploadCreated:
-    state = create_upload(ctx, body.chunks)
+    state = create_upload(ctx, body.chunks, body.resume, body.header)
     return UploadCreated(upload_id=state.upload_id, chunks=state.chunks, chunk_bytes=CHUNK_CIPHERTEXT)
+
+
+@router.post("/resume", response_model=UploadResumed, responses=errors(400, 404, 422))
+def post_resume(body: UploadResume, ctx: AppContext = Depends(get_ctx)) -> UploadResumed:
+    """The unfiled upload made with this `resume` handle (POST: the handle is never in a URL)."""
+    state = find_resumable(ctx, body.resume)
+    return UploadResumed(upload_id=state.upload_id, chunks=state.chunks, received=state.received, header=state.header)
 
 
 @router.put(

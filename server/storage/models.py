@@ -72,6 +72,7 @@ class Upload(Base):
         ),
         Index("ix_uploads_case", "case_id", "followup_seq"),
         Index("ix_uploads_created_day", "created_day"),
+        Index("ix_uploads_resume_index", "resume_index", unique=True),
     )
 
     upload_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
@@ -80,6 +81,11 @@ class Upload(Base):
     case_id: Mapped[str | None] = mapped_column(HEX32, ForeignKey("cases.case_id"), nullable=True)
     followup_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     acked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Resumable uploads (docs/PROTOCOL.md, "Resumable attachments"): hex(BLAKE2b-16(resume)),
+    # never `resume` itself, unique among unfiled uploads and cleared when filed; and the
+    # stream's public 24-byte secretstream header, which the page restarts the stream from.
+    resume_index: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    stream_header: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class UploadChunk(Base):

@@ -28,7 +28,7 @@ def test_create_upload_for_every_bucket(client, env, chunks):
     assert set(body) == {"upload_id", "chunks", "chunk_bytes"}
     assert len(body["upload_id"]) == 32 and int(body["upload_id"], 16) >= 0
     assert body["chunks"] == chunks and body["chunk_bytes"] == CHUNK_CIPHERTEXT == 262161
-    assert env.rows("uploads") == [(body["upload_id"], chunks, "2026-11-23", None, None, 0)]
+    assert env.rows("uploads") == [(body["upload_id"], chunks, "2026-11-23", None, None, 0, None, None)]
 
 
 def test_upload_ids_are_random(client):
