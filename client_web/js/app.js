@@ -11,12 +11,21 @@ import { buildReportForm, collectReport, isIntermediary, relabelReportForm, rese
 import { Steps } from './ui/steps.js';
 import { loadSodium } from './sodium.js';
 import { CHUNK_PLAINTEXT } from './attachment.js';
+import { CleanedInput } from './ui/metadata.js';
+import { VoiceRecorder } from './ui/voice.js';
+import { GUIDES, bindGuide } from './ui/guide.js';
 
 const MAX_FILE_BYTES = 4096 * CHUNK_PLAINTEXT;
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['home', 'report', 'progress', 'key', 'return', 'case'];
+const VIEWS = ['home', 'report', 'progress', 'key', 'return', 'case', ...GUIDES];
 let session = null; // the open case: derived keys, in memory only
 let steps = null;
+let evidence = null; // per form: chosen files with photos cleaned of metadata, and a voice recorder
+
+// What a form sends: the chosen files (photos as cleaned copies) and the voice message.
+async function evidenceFiles(form) {
+  return [...(await evidence[form].files.files()), ...(await evidence[form].voice.files())];
+}
 
 function show(view) {
   for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
@@ -73,7 +82,7 @@ async function onReport(event) {
   }
   hideError();
   if (!validateStep('where')) return steps.show('where', { focus: false });
-  const files = [...$('report-files').files];
+  const files = await evidenceFiles('report');
   if (tooLarge(files)) return showError({ code: 'too_large' });
   const report = collectReport();
   show('progress');
@@ -151,7 +160,7 @@ async function onOpenCase(event) {
 async function onFollowup(event) {
   event.preventDefault();
   const text = $('followup-text').value;
-  const files = [...$('followup-files').files];
+  const files = await evidenceFiles('followup');
   $('followup-sent').hidden = true;
   if (!text.trim() && files.length === 0) return showError({ code: 'followup_empty' });
   if (tooLarge(files)) return showError({ code: 'too_large' });
@@ -264,6 +273,7 @@ function relabel() {
   $('report-files-limit').textContent = t('report.size_limit', { size: formatBytes(MAX_FILE_BYTES) });
   relabelReportForm(currentLanguage());
   steps.relabel();
+  for (const form of Object.values(evidence)) for (const part of Object.values(form)) part.relabel();
   for (const error of document.querySelectorAll('.field-error[data-key]')) error.textContent = t(error.dataset.key);
   if (!$('error').hidden) showError({ code: $('error').dataset.code });
   if (session && !$('view-case').hidden) renderCase();
@@ -271,6 +281,14 @@ function relabel() {
 
 function bind() {
   bindSingleChoices(document);
+  evidence = {};
+  for (const form of ['report', 'followup']) {
+    evidence[form] = {
+      files: new CleanedInput($(`${form}-files`), $(`${form}-files-notes`)),
+      voice: new VoiceRecorder($(`${form}-voice`)),
+    };
+  }
+  bindGuide(show);
   buildReportForm(currentLanguage());
   buildConsent($('case-consent'), 'cc');
   buildConsent($('case-victim-consent'), 'cv');
