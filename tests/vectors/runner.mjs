@@ -491,3 +491,45 @@ export function sealForPython(m, request) {
     },
   };
 }
+
+// Resuming as the page does it (test_vectors_browser.py): hash a Blob in pieces, derive the
+// upload's keys from the case key, seal some chunks, "drop", restart from the header, and
+// return the stream the server would assemble (chunks from before the drop, then the rest),
+// for Python to open. `request`: {case_key_text, size, sent_before_drop, piece_bytes}.
+export async function resumeForPython(m, request) {
+  const { b64encode } = m.encoding;
+  const up = m.upload_keys;
+  const att = m.attachment;
+  const data = pattern(request.size);
+  const progress = [];
+  const digest = await up.fileHashOfBlob(new Blob([data]), {
+    pieceBytes: request.piece_bytes, onProgress: (done, total) => progress.push([done, total]),
+  });
+  const caseKey = m.casekey.parse(request.case_key_text);
+  const { resume, streamKey } = up.uploadKeys(caseKey, digest);
+  const C = att.CHUNK_PLAINTEXT;
+  const sealAll = (sealer) => {
+    const out = [];
+    for (let i = 0; i < sealer.params.chunks; i += 1) {
+      out.push(sealer.sealChunk(data.subarray(Math.min(i * C, data.length), Math.min((i + 1) * C, data.length))));
+    }
+    return out;
+  };
+  const first = new att.AttachmentSealer(request.size, streamKey);
+  const before = sealAll(first).slice(0, request.sent_before_drop);
+  const again = new att.AttachmentSealer(request.size, streamKey, first.params.header);
+  const after = sealAll(again).slice(request.sent_before_drop);
+  let aborted = 'no';
+  try {
+    const controller = new AbortController();
+    controller.abort();
+    await up.fileHashOfBlob(new Blob([data]), { signal: controller.signal });
+  } catch (err) {
+    aborted = err.name;
+  }
+  return {
+    file_hash_b64: b64encode(digest), resume_b64: b64encode(resume), stream_key_b64: b64encode(streamKey),
+    resume_index: up.resumeIndex(resume), header_b64: b64encode(first.params.header), chunks: first.params.chunks,
+    ciphertext_b64: b64encode(m.bytes.concat(...before, ...after)), progress, aborted,
+  };
+}

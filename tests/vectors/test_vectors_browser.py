@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from crypto import attachment, casekey, envelope, kdf
+from crypto import attachment, casekey, envelope, kdf, upload
 from crypto.attachment import AttachmentOpener, StreamParams
 from crypto.desk import DeskKeys
 from crypto.encoding import json_bytes
@@ -27,6 +27,8 @@ FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelo
 MODULES = ("sodium", "errors", "bytes", "encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope",
            "attachment", "reply", "report_schema", "upload_keys")
 ATTACHMENT_SIZES = [0, 1, 1000, 262144, 262145, 600000]
+RESUME_REQUEST = {"case_key_text": "8VPH-K9QB-WRMW-18ZP-BH68-3MVX-VMNB", "size": 600000, "sent_before_drop": 1,
+                  "piece_bytes": 250000}
 
 # Runs before any page script: records CSP violations wherever they happen.
 VIOLATION_RECORDER = """
@@ -36,7 +38,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 }, true);
 """
 
-RUN = """async ([modules, request]) => {
+RUN = """async ([modules, request, RESUME_REQUEST]) => {
   const m = {};
   for (const name of modules) m[name] = await import(`/js/${name}.js`);
   const started = performance.now();
@@ -48,10 +50,11 @@ RUN = """async ([modules, request]) => {
   const result = runner.runVectors(m, vectors);
   const vectorsMs = performance.now() - t0;
   const sealed = runner.sealForPython(m, request);
+  const resumed = await runner.resumeForPython(m, RESUME_REQUEST);
   // libsodium.js keeps useBackupModule on its module object until it swaps in the asm.js
   // build, so its presence tells which build is running.
   const build = typeof window.libsodium.useBackupModule === 'function' ? 'wasm' : 'asmjs';
-  return { ...result, sealed, build, webAssembly: typeof WebAssembly, loadMs, vectorsMs,
+  return { ...result, sealed, resumed, build, webAssembly: typeof WebAssembly, loadMs, vectorsMs,
            sameInstance: m.sodium.getSodium() === window.sodium };
 }"""
 
@@ -112,7 +115,7 @@ def run(request, chromium, static_server):
         assert response is not None and "script-src 'self' 'wasm-unsafe-eval'" in response.headers["content-security-policy"]
         started = time.monotonic()
         sealing = seal_request()
-        result = page.evaluate(RUN, [list(MODULES), sealing])
+        result = page.evaluate(RUN, [list(MODULES), sealing, RESUME_REQUEST])
         result["seconds"] = time.monotonic() - started
         result["mode"] = mode
         result["request"] = sealing
@@ -210,6 +213,27 @@ def test_js_generated_case_key_matches_python(run):
     assert kdf.case_id(keys.lookup) == g["case_id"]
     assert base64.b64decode(g["reply_public_b64"]) == keys.reply_public
     assert base64.b64decode(g["sign_public_b64"]) == keys.sign_public
+
+
+def test_js_resumed_stream_opens_in_python(run):
+    """The page hashed a Blob in pieces, derived the upload's keys, sealed a chunk, "lost the
+    connection", restarted from the header and sealed the rest: Python derives the same keys
+    and opens the assembled stream."""
+    r = run["resumed"]
+    size = RESUME_REQUEST["size"]
+    data = bytes((31 * i + 7) & 255 for i in range(size))
+    key = casekey.parse(RESUME_REQUEST["case_key_text"])
+    digest = upload.file_hash([data])
+    handle, stream_key = upload.upload_keys(key, digest)
+    assert base64.b64decode(r["file_hash_b64"]) == digest
+    assert base64.b64decode(r["resume_b64"]) == handle
+    assert base64.b64decode(r["stream_key_b64"]) == stream_key
+    assert r["resume_index"] == upload.resume_index(handle)
+    assert r["progress"] == [[250000, size], [500000, size], [size, size]]
+    assert r["aborted"] == "AbortError"
+    params = StreamParams(stream_key, base64.b64decode(r["header_b64"]), size, r["chunks"])
+    assert r["chunks"] == 3
+    assert attachment.open_bytes(params, base64.b64decode(r["ciphertext_b64"])) == data
 
 
 def test_timings_reported(run, record_property):
