@@ -19,7 +19,7 @@ from .security.desk_auth import DeskAuthenticator
 from .security.headers import SecurityHeadersMiddleware
 from .security.limits import JsonBodyLimitMiddleware
 from .settings import Settings
-from .static import ClientFiles
+from .static import client_app
 from .storage.blobs import LocalBlobStore
 from .storage.db import Database
 from .storage.migrate import check_schema
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
     for module in (meta, uploads, intake, status, followups, desk):
         app.include_router(module.router)
     # Last, so every API route takes precedence over a file of the same name.
-    app.mount("/", ClientFiles(directory=settings.client_dir, html=True), name="client")
+    app.mount("/", client_app(settings.client_dir), name="client")
 
     # Outermost last: headers wrap everything, including the 500 and 413 responses.
     app.add_middleware(CatchAllMiddleware)

@@ -4,9 +4,10 @@ import mimetypes
 from pathlib import PurePosixPath
 
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Scope
 
 # Types the client needs exactly (X-Content-Type-Options: nosniff is strict about them).
 for _type, _ext in (
@@ -30,3 +31,12 @@ class ClientFiles(StaticFiles):
         if any(part.startswith(".") or part in HIDDEN for part in parts):
             raise HTTPException(status_code=404)
         return await super().get_response(path, scope)
+
+
+def client_app(directory) -> ASGIApp:
+    """The static client, gzip-compressed for browsers that accept it (a visitor on a slow
+    link gets the first page in about a third of the bytes; docs/BENCHMARKS.md). Only these
+    public, identical-for-everyone files are compressed: the API is routed before this mount
+    and never passes through here, so no response that carries secret-derived data is
+    compressed (no BREACH-style length oracle)."""
+    return GZipMiddleware(ClientFiles(directory=directory, html=True), minimum_size=500, compresslevel=6)
