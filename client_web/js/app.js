@@ -3,19 +3,21 @@
 
 import { LANGUAGES, applyTranslations, currentLanguage, languageNames, pickLanguage, setLanguage, t, has } from './ui/i18n.js';
 import { submitReport } from './ui/report.js';
-import { openCase, sendFollowup } from './ui/casefile.js';
+import { checkFollowup, openCase, sendFollowup } from './ui/casefile.js';
+import { MAX_FILE_BYTES } from './ui/uploader.js';
+import { formatBytes, relabelUploadPanels } from './ui/upload_view.js';
+import { followupStatus, reportFilingStatus, sendFollowupFiles, sendReportFiles, showFileListProblem, closeUploadPanels } from './ui/upload_flow.js';
+import { retrying } from './ui/retry.js';
 import { loadTrust } from './ui/trust.js';
 import { bindSingleChoices } from './ui/choices.js';
 import { buildConsent, clearConsent, readConsent } from './ui/consent.js';
 import { buildReportForm, collectReport, isIntermediary, relabelReportForm, resetReportForm, stepOfPath, validateStep } from './ui/form.js';
 import { Steps } from './ui/steps.js';
 import { loadSodium } from './sodium.js';
-import { CHUNK_PLAINTEXT } from './attachment.js';
 import { CleanedInput } from './ui/metadata.js';
 import { VoiceRecorder } from './ui/voice.js';
 import { GUIDES, bindGuide } from './ui/guide.js';
 
-const MAX_FILE_BYTES = 4096 * CHUNK_PLAINTEXT;
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['home', 'report', 'progress', 'key', 'return', 'case', ...GUIDES];
 let session = null; // the open case: derived keys, in memory only
@@ -51,28 +53,6 @@ function hideError() {
   $('error').hidden = true;
 }
 
-function formatBytes(bytes) {
-  return `${Math.round(bytes / (1024 * 1024))} MB`;
-}
-
-function progressReporter() {
-  return {
-    file(file, fraction) {
-      const percent = Math.round(fraction * 100);
-      $('progress-text').textContent = t('progress.file', { name: file.name, percent });
-      $('progress-bar').value = percent;
-    },
-    report() {
-      $('progress-text').textContent = t('progress.report');
-      $('progress-bar').value = 100;
-    },
-  };
-}
-
-function tooLarge(files) {
-  return [...files].some((file) => file.size > MAX_FILE_BYTES);
-}
-
 async function onReport(event) {
   event.preventDefault();
   // Enter in a field, or the send button: only the last step sends.
@@ -83,17 +63,21 @@ async function onReport(event) {
   hideError();
   if (!validateStep('where')) return steps.show('where', { focus: false });
   const files = await evidenceFiles('report');
-  if (tooLarge(files)) return showError({ code: 'too_large' });
+  // Too large or too many: refused before any work, on the step that chose them.
+  if (!showFileListProblem(files, $('report-files-error'))) return steps.show('evidence');
   const report = collectReport();
   show('progress');
-  $('progress-text').textContent = t('progress.preparing');
+  $('progress-text').textContent = t('progress.report');
   try {
-    const result = await submitReport({ report, files, lang: currentLanguage() }, progressReporter());
+    // The report goes first, without its files, so its case key exists and is shown at once.
+    const result = await submitReport({ report, lang: currentLanguage() }, { net: retrying(reportFilingStatus($('progress-text'))) });
     resetReportForm();
     steps.reset();
     $('case-key-display').textContent = result.caseKeyText;
     $('receipt-text').textContent = t('key.receipt_text', { day: result.day, ref: result.caseId.slice(0, 8).toUpperCase() });
     show('key');
+    // Then the files, as the case's first follow-up, resumable with the key.
+    if (files.length) sendReportFiles(result.session, files, { panel: $('key-uploads'), done: $('key-done') });
   } catch (error) {
     // A report the schema refuses goes back to the step that asks for the field.
     if (error && error.code === 'bad_report') steps.current = stepOfPath(error.path);
@@ -163,17 +147,22 @@ async function onFollowup(event) {
   const files = await evidenceFiles('followup');
   $('followup-sent').hidden = true;
   if (!text.trim() && files.length === 0) return showError({ code: 'followup_empty' });
-  if (tooLarge(files)) return showError({ code: 'too_large' });
+  if (!showFileListProblem(files, $('followup-files-error'))) return undefined;
   const button = event.submitter;
   if (button) button.disabled = true;
   try {
-    const sent = await sendFollowup(session, { text, files }, { file() {}, report() {} });
+    checkFollowup(session, { text });
+    // The same resumable upload as a new report's: after a reload, the same files continue.
+    const attachments = await sendFollowupFiles(session, files, $('followup-uploads'));
+    const sent = await sendFollowup(session, { text, attachments }, { net: retrying(followupStatus($('followup-sent'))) });
+    closeUploadPanels($('followup-uploads'));
     $('followup-form').reset();
     $('followup-sent').textContent = t('followup.sent', { day: sent.day });
     $('followup-sent').hidden = false;
     hideError();
   } catch (error) {
-    showError(error);
+    // A stopped upload is explained in its panel; anything else here.
+    if (!error || !error.shownInPanel) showError(error);
   } finally {
     if (button) button.disabled = false;
   }
@@ -227,6 +216,8 @@ async function onWithdraw() {
 function resetCaseForms() {
   $('followup-form').reset();
   $('followup-sent').hidden = true;
+  $('followup-files-error').hidden = true;
+  closeUploadPanels($('followup-uploads'));
   clearConsent($('case-consent'));
   clearConsent($('case-victim-consent'));
   $('consent-change').open = false;
@@ -271,6 +262,10 @@ async function startFlow(view) {
 // Text set from code (not data-i18n) follows a language switch too.
 function relabel() {
   $('report-files-limit').textContent = t('report.size_limit', { size: formatBytes(MAX_FILE_BYTES) });
+  $('followup-files-limit').textContent = t('report.size_limit', { size: formatBytes(MAX_FILE_BYTES) });
+  showFileListProblem([...$('report-files').files], $('report-files-error'));
+  showFileListProblem([...$('followup-files').files], $('followup-files-error'));
+  relabelUploadPanels();
   relabelReportForm(currentLanguage());
   steps.relabel();
   for (const form of Object.values(evidence)) for (const part of Object.values(form)) part.relabel();
@@ -322,8 +317,12 @@ function bind() {
   });
   $('leave').addEventListener('click', leave);
   $('withdraw-yes').addEventListener('click', onWithdraw);
+  for (const id of ['report-files', 'followup-files']) {
+    $(id).addEventListener('change', () => showFileListProblem([...$(id).files], $(`${id}-error`)));
+  }
   $('key-done').addEventListener('click', () => {
     $('case-key-display').textContent = '';
+    closeUploadPanels($('key-uploads'));
     show('home');
   });
   $('case-close').addEventListener('click', closeCase);

@@ -9,8 +9,9 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(method, path, { json, body } = {}) {
-  const init = { method, credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', headers: {} };
+// `signal` (an AbortSignal) cuts a stalled request short; it then fails as `network`.
+export async function request(method, path, { json, body, signal } = {}) {
+  const init = { method, credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', headers: {}, signal };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers['Content-Type'] = 'application/json';

@@ -1,14 +1,16 @@
 // The returning submitter: the case key is parsed and turned into keys in memory only;
 // replies are opened and their desk signatures checked in the page; follow-ups are
-// signed with the case key and sealed to the desks like a report.
+// signed with the case key and sealed to the desks like a report. Attachments are uploaded
+// first (uploader.js) and named here by their descriptors.
 
-import { request } from './api.js';
+import { ApiError, request } from './api.js';
 import { loadTrust } from './trust.js';
-import { uploadAll } from './uploader.js';
+import { once, requestWithin } from './retry.js';
 import { today } from './day.js';
 import { loadSodium } from '../sodium.js';
 import * as casekey from '../casekey.js';
 import { deriveCaseKeys, caseId } from '../kdf.js';
+import { uploadRoot } from '../upload_keys.js';
 import { seal } from '../envelope.js';
 import { openReply } from '../reply.js';
 import { b64decode, b64encode } from '../encoding.js';
@@ -31,7 +33,7 @@ export async function openCase(keyText) {
     }
   }
   replies.sort((a, b) => a.seq - b.seq);
-  return { keys, caseId: expectedId, day: found.day, replies, refused, manifest };
+  return { keys, caseId: expectedId, day: found.day, replies, refused, manifest, uploadRoot: uploadRoot(key) };
 }
 
 function randomId() {
@@ -57,15 +59,27 @@ export function followupBody(session, { text = '', attachments = [], consent = n
   return body;
 }
 
-export async function sendFollowup(session, { text = '', files = [], consent = null, victimConsent = null, withdraw = false }, progress) {
-  // Checked before any file is uploaded, and again as sealed: nothing the schema refuses is sent.
-  parseFollowupUpdate(followupBody(session, { text, consent, victimConsent, withdraw }));
-  const attachments = await uploadAll(files, progress.file);
-  progress.report();
+// `attachments`: descriptors from uploadFiles (uploader.js), whose uploads are complete.
+// `net` runs the request (retry.js `retrying` through a dropped connection, or `once`).
+export async function sendFollowup(session, { text = '', attachments = [], consent = null, victimConsent = null, withdraw = false }, { net = once } = {}) {
   const body = followupBody(session, { text, attachments, consent, victimConsent, withdraw });
+  // Checked as sealed: nothing the schema refuses is sent.
   parseFollowupUpdate(body);
   const envelope = seal('followup', body, session.keys.signSecret, session.manifest.desks);
-  return request('POST', '/api/v1/cases/followups', {
-    json: { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) },
+  const json = { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) };
+  return net(async (afterFailure) => {
+    try {
+      return await requestWithin(90_000, 'POST', '/api/v1/cases/followups', { json });
+    } catch (error) {
+      // An earlier attempt arrived but its answer was lost: its uploads are filed with it.
+      if (afterFailure && attachments.length && error instanceof ApiError && error.code === 'upload_in_use') return { day: body.day };
+      throw error;
+    }
   });
+}
+
+// Checks a follow-up before its files are uploaded, so that nothing the schema refuses
+// starts sending.
+export function checkFollowup(session, { text = '', consent = null, victimConsent = null, withdraw = false }) {
+  parseFollowupUpdate(followupBody(session, { text, consent, victimConsent, withdraw }));
 }

@@ -1,30 +1,33 @@
-// Files a new report: a fresh case key, attachments encrypted and uploaded, then the
-// report itself sealed to every desk in the verified manifest. Nothing is kept on the
-// device; the case key is returned once, for the person to write down.
+// Files a new report: a fresh case key, then the report itself sealed to every desk in the
+// verified manifest, without attachments (docs/PROTOCOL.md, "Resumable attachments"): the
+// case key exists and is shown at once, and the files follow as the case's first follow-up,
+// which a person whose upload was interrupted can send again later with the key. Nothing is
+// kept on the device; the case key is returned once, for the person to write down, with the
+// session (derived keys, in memory only) that sends the files.
 
-import { request } from './api.js';
+import { ApiError } from './api.js';
 import { loadTrust } from './trust.js';
-import { uploadAll } from './uploader.js';
+import { once, requestWithin } from './retry.js';
 import { today } from './day.js';
 import { loadSodium } from '../sodium.js';
 import * as casekey from '../casekey.js';
 import { deriveCaseKeys, caseId } from '../kdf.js';
+import { uploadRoot } from '../upload_keys.js';
 import { seal } from '../envelope.js';
 import { b64encode } from '../encoding.js';
 import { parseReport } from '../report_schema.js';
 
 // `report` is the structured report (docs/PROTOCOL.md, "Report schema"). It is checked with
-// the schema before anything is uploaded or sealed: a report the workstation would refuse
-// is never sent (parseReport throws a ProtocolError with code bad_report and a path).
-export async function submitReport({ report, files, lang }, progress) {
+// the schema before anything is sealed: a report the workstation would refuse is never sent
+// (parseReport throws a ProtocolError with code bad_report and a path). `net` runs the
+// request (retry.js): retried through a dropped connection.
+export async function submitReport({ report, lang }, { net = once } = {}) {
   parseReport(report);
   await loadSodium();
   const { manifest } = await loadTrust();
   const key = casekey.generate();
   const keys = deriveCaseKeys(key);
   const id = caseId(keys.lookup);
-  const attachments = await uploadAll(files, progress.file);
-  progress.report();
   const body = {
     v: 1,
     kind: 'report',
@@ -34,12 +37,20 @@ export async function submitReport({ report, files, lang }, progress) {
     reply_pk: b64encode(keys.replyPublic),
     sign_pk: b64encode(keys.signPublic),
     report,
-    attachments,
+    attachments: [],
   };
   parseReport(body.report);
-  const envelope = seal('report', body, keys.signSecret, manifest.desks);
-  const receipt = await request('POST', '/api/v1/cases', {
-    json: { lookup: b64encode(keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) },
+  const envelope = b64encode(seal('report', body, keys.signSecret, manifest.desks));
+  const json = { lookup: b64encode(keys.lookup), envelope, uploads: [] };
+  const receipt = await net(async (afterFailure) => {
+    try {
+      return await requestWithin(90_000, 'POST', '/api/v1/cases', { json });
+    } catch (error) {
+      // An earlier attempt arrived but its answer was lost: this very report is filed.
+      if (afterFailure && error instanceof ApiError && error.code === 'case_exists') return { case_id: id, day: body.day };
+      throw error;
+    }
   });
-  return { caseKeyText: casekey.encode(key), caseId: receipt.case_id, day: receipt.day };
+  const session = { keys, caseId: id, day: receipt.day, manifest, uploadRoot: uploadRoot(key), replies: [], refused: [] };
+  return { caseKeyText: casekey.encode(key), caseId: receipt.case_id, day: receipt.day, session };
 }
