@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install python-deps web-deps chromium gpg dev-keys clean
+.PHONY: run test bench install python-deps web-deps chromium gpg dev-keys clean
 
 run: install gpg dev-keys
 	@echo "Quietline is starting: open http://127.0.0.1:8470/ (Ctrl-C stops it)"
@@ -15,6 +15,10 @@ run: install gpg dev-keys
 
 test: install chromium gpg
 	$(BIN)/pytest
+
+# Page weight and load times on an emulated Slow 3G link (CDP), written to docs/BENCHMARKS.md.
+bench: install chromium
+	$(BIN)/python bench/web_load.py --runs 5 --write docs/BENCHMARKS.md
 
 install: python-deps web-deps
 

@@ -391,7 +391,8 @@ def write_into(path: Path, section: str) -> None:
         after = text[text.index(END) + len(END):].lstrip("\n")
         text = before + section + ("\n" + after if after else "")
     else:
-        text = text.rstrip("\n") + "\n\n## Measured\n\n" + section
+        heading = "" if text.rstrip().endswith("## Measured") else "\n\n## Measured"
+        text = text.rstrip("\n") + heading + "\n\n" + section
     path.write_text(text, encoding="utf-8")
 
 
