@@ -34,7 +34,16 @@ function show(view) {
   $('loading').hidden = true;
   hideError();
   if (view === 'report') steps.show(steps.current);
-  else $('main').focus();
+  else focusHeading(view);
+}
+
+// Focus goes to the view's heading (from script only: tabindex -1), so a screen reader says
+// where the person is and a keyboard user sees it; never lost to the page itself.
+function focusHeading(view) {
+  const heading = $(`view-${view}`).querySelector('h1');
+  if (!heading) return $('main').focus();
+  heading.tabIndex = -1;
+  heading.focus();
 }
 
 function errorText(error) {
@@ -123,6 +132,8 @@ function renderCase() {
 async function onOpenCase(event) {
   event.preventDefault();
   $('case-key-error').hidden = true;
+  $('case-key-error').textContent = '';
+  $('case-key-input').removeAttribute('aria-invalid');
   try {
     session = await openCase($('case-key-input').value);
     $('return-form').reset();

@@ -70,6 +70,7 @@ export function buildReportForm(language) {
 
 function clearFieldError(errorId, control) {
   $(errorId).hidden = true;
+  $(errorId).textContent = ''; // a field's description must not keep a fixed problem's words
   delete $(errorId).dataset.key;
   control.removeAttribute('aria-invalid');
 }
@@ -175,6 +176,9 @@ function fieldError(errorId, control, key) {
   error.hidden = false;
   if (control) {
     control.setAttribute('aria-invalid', 'true');
+    // The invalid field itself points at the words that explain it (a screen reader reads them on focus).
+    const described = (control.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+    if (!described.includes(errorId)) control.setAttribute('aria-describedby', [...described, errorId].join(' '));
     control.focus();
   }
   return false;
@@ -183,6 +187,7 @@ function fieldError(errorId, control, key) {
 function clearErrors(step) {
   for (const error of step.querySelectorAll('.field-error')) {
     error.hidden = true;
+    error.textContent = '';
     delete error.dataset.key;
   }
   for (const control of step.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');

@@ -1,0 +1,189 @@
+"""Helpers for the accessibility and discretion tests: axe-core run inside the real page,
+a probe of everything a browser could keep on the device, and checks on focus, labels,
+errors and reflow.
+
+axe-core comes from npm (client_web/package.json, a devDependency pinned exactly). The test
+reads node_modules/axe-core/axe.min.js and evaluates it in the page through the DevTools
+protocol; the server never serves node_modules/ and nothing of axe is in vendor/."""
+
+import json
+from pathlib import Path
+
+from .conftest import ARTIFACTS, ROOT
+
+AXE_PATH = ROOT / "client_web" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE = {"width": 360, "height": 740}
+
+
+def axe_source() -> str:
+    if not AXE_PATH.exists():
+        raise AssertionError(f"{AXE_PATH} is missing: run `make install` (npm ci in client_web)")
+    return AXE_PATH.read_text(encoding="utf-8")
+
+
+def run_axe(page, tags=AXE_TAGS, rules=None) -> list[dict]:
+    """axe's violations for the page as it is now (only what is rendered counts)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source() + "\n;void 0")
+    options = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": list(rules)}
+    else:
+        options["runOnly"] = {"type": "tag", "values": list(tags)}
+    return page.evaluate(
+        """async (options) => {
+          const result = await axe.run(document, options);
+          return result.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({ target: n.target.join(' '), summary: n.failureSummary })),
+          }));
+        }""",
+        options,
+    )
+
+
+def describe(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']}")
+        for node in v["nodes"][:8]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"    {node['target']}: {summary[:300]}")
+    return "\n".join(lines)
+
+
+# -- what the device keeps ---------------------------------------------------------------------
+
+STORAGE_PROBE = """async () => ({
+  cookie: document.cookie,
+  local: localStorage.length,
+  session: sessionStorage.length,
+  idb: (await indexedDB.databases()).map(d => d.name),
+  caches: await caches.keys(),
+  workers: navigator.serviceWorker ? (await navigator.serviceWorker.getRegistrations()).length : 0,
+  href: location.href,
+  history: history.length,
+  state: JSON.stringify(history.state),
+})"""
+
+
+def device_state(page) -> dict:
+    state = page.evaluate(STORAGE_PROBE)
+    state["context_cookies"] = page.context.cookies()
+    # What the browser itself would save for the origin (cookies and localStorage).
+    state["storage_state"] = page.context.storage_state()
+    return state
+
+
+def assert_nothing_kept(page, secrets=(), visited=()) -> None:
+    """No cookie, no storage of any kind, no service worker, and no secret in the URL, in
+    history.state or in any URL this page's history has held (`visited` are the URLs the
+    test saw the main frame navigate to)."""
+    state = device_state(page)
+    assert state["cookie"] == "" and state["context_cookies"] == [], state
+    assert state["local"] == 0 and state["session"] == 0, state
+    assert state["idb"] == [] and state["caches"] == [] and state["workers"] == 0, state
+    assert state["storage_state"]["cookies"] == [], state["storage_state"]
+    assert all(not origin.get("localStorage") for origin in state["storage_state"]["origins"]), state["storage_state"]
+    for secret in secrets:
+        for variant in {secret, secret.replace("-", ""), secret.lower(), secret.replace("-", "").lower()}:
+            assert variant not in state["href"], "the case key is in the URL"
+            assert variant not in state["state"], "the case key is in history.state"
+            for url in visited:
+                assert variant not in url, f"the case key is in a history entry: {url}"
+
+
+def history_urls(page) -> list[str]:
+    """Every URL in this tab's session history, as the browser keeps it (DevTools protocol)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        entries = cdp.send("Page.getNavigationHistory")["entries"]
+    finally:
+        cdp.detach()
+    return [entry["url"] for entry in entries] + [entry.get("title", "") for entry in entries]
+
+
+# -- focus, labels, errors, reflow ---------------------------------------------------------------
+
+FOCUS_PROBE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return { lost: true };
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  const shadow = style.boxShadow && style.boxShadow !== 'none';
+  // A radio or checkbox shows its focus on the option around it (.option:focus-within).
+  const option = el.closest('.option');
+  const around = option ? getComputedStyle(option) : null;
+  const aroundVisible = !!around && around.outlineStyle !== 'none' && parseFloat(around.outlineWidth) >= 2;
+  const rect = el.getBoundingClientRect();
+  return {
+    lost: false, visible: outline || shadow || aroundVisible, shown: rect.width > 0 && rect.height > 0,
+    what: el.tagName + (el.id ? '#' + el.id : '') + (el.className ? '.' + String(el.className).replace(/ /g, '.') : ''),
+    outline: style.outline, shadow: style.boxShadow,
+  };
+}"""
+
+
+def focus_state(page) -> dict:
+    return page.evaluate(FOCUS_PROBE)
+
+
+FIELD_PROBE = """() => {
+  const visible = (el) => !!el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden';
+  const problems = [];
+  const controls = [...document.querySelectorAll('input, select, textarea')].filter(visible);
+  for (const el of controls) {
+    const labels = el.labels ? [...el.labels].map(l => l.textContent.trim()).filter(Boolean) : [];
+    const named = labels.length || (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby');
+    if (!named) problems.push(`no accessible name: ${el.tagName}#${el.id}`);
+    if (el.getAttribute('aria-invalid') === 'true') {
+      const ids = (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
+      const shown = ids.map(id => document.getElementById(id)).filter(e => e && visible(e) && e.textContent.trim());
+      if (!shown.some(e => e.matches('.field-error, .error')))
+        problems.push(`aria-invalid without a visible error in its aria-describedby: ${el.tagName}#${el.id}`);
+    }
+    // A fixed problem leaves no stale words behind: a hidden error it points at is empty.
+    for (const id of (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean)) {
+      const target = document.getElementById(id);
+      if (!target) problems.push(`aria-describedby points at a missing id: ${el.tagName}#${el.id} -> ${id}`);
+      else if (!visible(target) && target.matches('.field-error') && target.textContent.trim())
+        problems.push(`aria-describedby of ${el.tagName}#${el.id} reads a hidden, stale error #${id}`);
+    }
+  }
+  const errors = [...document.querySelectorAll('.field-error')].filter(e => visible(e) && e.textContent.trim());
+  for (const error of errors) {
+    const referrers = [...document.querySelectorAll('[aria-describedby]')]
+      .filter(el => visible(el) && el.getAttribute('aria-describedby').split(/\\s+/).includes(error.id));
+    const fields = referrers.filter(el => el.matches('input, select, textarea'));
+    if (!referrers.length) problems.push(`error #${error.id} is referenced by no field's aria-describedby`);
+    else if (fields.length && !fields.some(el => el.getAttribute('aria-invalid') === 'true'))
+      problems.push(`error #${error.id}: its field is not aria-invalid`);
+  }
+  return { problems, errors: errors.map(e => e.id), controls: controls.length };
+}"""
+
+
+def field_problems(page) -> dict:
+    return page.evaluate(FIELD_PROBE)
+
+
+def horizontal_overflow(page) -> list[str]:
+    """Elements that stick out past the right edge (empty when nothing scrolls sideways)."""
+    return page.evaluate(
+        """() => document.documentElement.scrollWidth <= document.documentElement.clientWidth ? [] :
+          [...document.querySelectorAll('body *')]
+            .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+            .map(el => el.tagName + '#' + el.id + '.' + el.className).slice(0, 20)"""
+    )
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=1)
