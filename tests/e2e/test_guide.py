@@ -55,8 +55,11 @@ def test_both_guides_by_keyboard_in_every_language(page, stack, lang):
         page.wait_for_selector(f"html[lang={lang}]", state="attached")
     history = page.evaluate("history.length")
     cat = catalogue(lang)["guide"]
+    if lang in ("en", "ar"):
+        screenshot(page, f"guide-{lang}-home")
 
     # From the home page: Tab to "Staying safe", Enter.
+    assert page.locator("[data-guide=safety]:visible").count() == 1, "one link each on the home page, not two"
     page.evaluate("document.activeElement && document.activeElement.blur()")
     tab_to(page, "#view-home [data-guide=safety]")
     assert page.evaluate("document.activeElement.innerText") == cat["safety_link"]
