@@ -78,6 +78,17 @@ def tagged_png() -> tuple[bytes, Image.Image]:
     return data, image
 
 
+def tagged_webp() -> bytes:
+    exif = Image.Exif()
+    exif[0x013B] = "CANARY-ARTIST"
+    exif.get_ifd(0x8825)[2] = GPS_LATITUDE
+    out = io.BytesIO()
+    quadrant_image(50, 40).save(out, "WEBP", quality=90, exif=exif, xmp=b"<x:xmpmeta>CANARY-XMP</x:xmpmeta>")
+    data = out.getvalue()
+    assert b"CANARY-ARTIST" in data and b"CANARY-XMP" in data
+    return data
+
+
 def to_evidence_step(page, stack):
     page.set_viewport_size(PHONE)
     page.goto(stack.base_url + "/")
@@ -120,6 +131,7 @@ def test_photos_are_cleaned_before_encryption_and_other_files_are_named(page, st
     page.set_input_files("#report-files", files=[
         {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": jpeg},
         {"name": "screen.png", "mimeType": "image/png", "buffer": png},
+        {"name": "camera.webp", "mimeType": "image/webp", "buffer": tagged_webp()},
         {"name": "broken.jpg", "mimeType": "image/jpeg", "buffer": broken},
         {"name": "statement.pdf", "mimeType": "application/pdf", "buffer": pdf},
     ])
@@ -127,6 +139,7 @@ def test_photos_are_cleaned_before_encryption_and_other_files_are_named(page, st
     assert shown == [
         ("metadata-cleaned", note("en", "cleaned", "photo.jpg")),
         ("metadata-cleaned", note("en", "cleaned", "screen.png")),
+        ("metadata-cleaned", note("en", "cleaned", "camera.webp")),
         ("metadata-warning", note("en", "warn_failed", "broken.jpg")),
         ("metadata-warning", note("en", "warn_document", "statement.pdf")),
     ]
@@ -154,7 +167,7 @@ def test_photos_are_cleaned_before_encryption_and_other_files_are_named(page, st
     extract = tmp_path / "extract"
     stack.cli("ws", "show", ref, "--extract", str(extract))
     files = {p.name: p for p in extract.rglob("*") if p.is_file()}
-    assert set(files) == {"photo.jpg", "screen.png", "broken.jpg", "statement.pdf"}, files
+    assert set(files) == {"photo.jpg", "screen.png", "camera.webp", "broken.jpg", "statement.pdf"}, files
 
     fmt, size, pixels = assert_no_metadata(files["photo.jpg"])
     assert fmt == "JPEG" and size == (48, 96), "the EXIF orientation must be applied: 96×48 turned upright"
@@ -166,6 +179,9 @@ def test_photos_are_cleaned_before_encryption_and_other_files_are_named(page, st
     fmt, size, pixels = assert_no_metadata(files["screen.png"])
     assert fmt == "PNG" and size == png_image.size
     assert pixels.tobytes() == png_image.convert("RGB").tobytes(), "PNG must be re-encoded losslessly"
+
+    fmt, size, _ = assert_no_metadata(files["camera.webp"])
+    assert fmt == "WEBP" and size == (50, 40)
 
     # What could not be cleaned arrives exactly as chosen: nothing is lost silently.
     assert files["broken.jpg"].read_bytes() == broken
