@@ -39,6 +39,25 @@ function show(view) {
 
 // Focus goes to the view's heading (from script only: tabindex -1), so a screen reader says
 // where the person is and a keyboard user sees it; never lost to the page itself.
+// After a send, focus moves to the words that say what happened, rather than being lost to
+// the page when the button that had it was disabled or hidden meanwhile.
+function focusMessage(el) {
+  el.tabIndex = -1;
+  el.focus();
+}
+
+// A button that is sending stays focusable (aria-disabled, not disabled), so a keyboard or
+// screen-reader user keeps their place during a slow upload; a second press does nothing.
+function setBusy(button, busy) {
+  if (!button) return;
+  if (busy) button.setAttribute('aria-disabled', 'true');
+  else button.removeAttribute('aria-disabled');
+}
+
+function isBusy(button) {
+  return !!button && button.getAttribute('aria-disabled') === 'true';
+}
+
 function focusHeading(view) {
   const heading = $(`view-${view}`).querySelector('h1');
   if (!heading) return $('main').focus();
@@ -160,7 +179,8 @@ async function onFollowup(event) {
   if (!text.trim() && files.length === 0) return showError({ code: 'followup_empty' });
   if (!showFileListProblem(files, $('followup-files-error'))) return undefined;
   const button = event.submitter;
-  if (button) button.disabled = true;
+  if (isBusy(button)) return undefined;
+  setBusy(button, true);
   try {
     checkFollowup(session, { text });
     // The same resumable upload as a new report's: after a reload, the same files continue.
@@ -170,12 +190,13 @@ async function onFollowup(event) {
     $('followup-form').reset();
     $('followup-sent').textContent = t('followup.sent', { day: sent.day });
     $('followup-sent').hidden = false;
+    focusMessage($('followup-sent'));
     hideError();
   } catch (error) {
     // A stopped upload is explained in its panel; anything else here.
     if (!error || !error.shownInPanel) showError(error);
   } finally {
-    if (button) button.disabled = false;
+    setBusy(button, false);
   }
 }
 
@@ -191,23 +212,26 @@ async function onConsentChange(event) {
     $('consent-send').focus();
     return;
   }
-  $('consent-send').disabled = true;
+  if (isBusy($('consent-send'))) return;
+  setBusy($('consent-send'), true);
   try {
     const sent = await sendFollowup(session, { text: '', consent, victimConsent }, { file() {}, report() {} });
     clearConsent($('case-consent'));
     clearConsent($('case-victim-consent'));
     $('consent-sent').textContent = t('change.sent', { day: sent.day });
     $('consent-sent').hidden = false;
+    focusMessage($('consent-sent'));
     hideError();
   } catch (error) {
     showError(error);
   } finally {
-    $('consent-send').disabled = false;
+    setBusy($('consent-send'), false);
   }
 }
 
 async function onWithdraw() {
-  $('withdraw-yes').disabled = true;
+  if (isBusy($('withdraw-yes'))) return;
+  setBusy($('withdraw-yes'), true);
   try {
     const sent = await sendFollowup(session, { text: '', withdraw: true }, { file() {}, report() {} });
     session.withdrawn = true;
@@ -216,11 +240,12 @@ async function onWithdraw() {
     $('consent-change').hidden = true;
     $('withdraw-sent').textContent = t('withdraw.sent', { day: sent.day });
     $('withdraw-sent').hidden = false;
+    focusMessage($('withdraw-sent'));
     hideError();
   } catch (error) {
     showError(error);
   } finally {
-    $('withdraw-yes').disabled = false;
+    setBusy($('withdraw-yes'), false);
   }
 }
 

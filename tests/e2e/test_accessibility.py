@@ -307,3 +307,160 @@ def test_axe_finds_no_violation_on_any_page_or_state(page, stack, replied_case, 
     assert len(sweep.states) >= 30, sweep.states
     assert not sweep.failures, "\n".join(sweep.failures)
     assert page.recorder.page_errors == []
+
+
+# -- keyboard only ------------------------------------------------------------------------------
+
+
+def assert_focus_shown(page, where: str) -> None:
+    state = focus_state(page)
+    assert not state["lost"], f"{where}: focus was lost to the page"
+    assert state["visible"] and state["shown"], f"{where}: focus on {state['what']} is not visible ({state})"
+
+
+def key(page, name: str, where: str = "") -> None:
+    page.keyboard.press(name)
+    assert_focus_shown(page, f"after {name} {where}")
+
+
+def tab_to(page, selector: str, shift: bool = False, limit: int = 120) -> None:
+    """Tab (or Shift+Tab) until `selector` has focus; focus must be visible at every stop."""
+    for _ in range(limit):
+        key(page, "Shift+Tab" if shift else "Tab", f"towards {selector}")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def next_by_keyboard(page, step: str) -> None:
+    tab_to(page, "#step-next-button")
+    key(page, "Enter")
+    page.wait_for_selector(f"#step-{step}:not([hidden])")
+    assert page.evaluate("document.activeElement.classList.contains('step-heading')"), "focus is not on the new step's heading"
+    assert_focus_shown(page, f"step {step}")
+
+
+def test_a_report_is_filed_and_a_case_worked_with_the_keyboard_alone(page, stack, tmp_path):
+    page.set_viewport_size(PHONE)
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector("#view-home:not([hidden])")
+    tab_to(page, "#go-report")
+    key(page, "Enter")
+    page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
+    assert_focus_shown(page, "first step")
+
+    tab_to(page, "#country")
+    page.keyboard.type("Kenya")
+    assert page.input_value("#country") == "KE"
+    tab_to(page, "#place")
+    page.keyboard.type("Kisumu")
+    tab_to(page, "#date-year")
+    page.keyboard.type("2024")
+    key(page, "Tab")
+    assert page.evaluate("document.activeElement.id") == "date-month"
+    for _ in range(3):
+        key(page, "ArrowDown")
+    assert page.input_value("#date-month") == "03"
+    next_by_keyboard(page, "un")
+
+    tab_to(page, "#engagement-cooperated")
+    key(page, "Space")
+    key(page, "ArrowDown")  # the next answer replaces the first
+    assert page.is_checked("#engagement-sought_to_cooperate") and not page.is_checked("#engagement-cooperated")
+    tab_to(page, "#un_bodies-hrc_session")
+    key(page, "Space")
+    tab_to(page, "#un_bodies-special_procedure")
+    key(page, "Space")
+    key(page, "Shift+Tab")  # back one, and forward again
+    assert page.evaluate("document.activeElement.id") == "un_bodies-upr"
+    key(page, "Tab")
+    next_by_keyboard(page, "what")
+
+    tab_to(page, "#reprisal_types-surveillance")
+    key(page, "Space")
+    tab_to(page, "#account")
+    page.keyboard.type("They followed me home after the session.")
+    next_by_keyboard(page, "urgency")
+    tab_to(page, "#urgency-imminent_threat")
+    key(page, "Space")
+    next_by_keyboard(page, "who")
+    tab_to(page, "#reporter_role-victim")
+    key(page, "Space")
+    tab_to(page, "#person-1-relation")
+    key(page, "ArrowDown")
+    assert page.input_value("#person-1-relation") == "self"
+    for step in ("more", "evidence", "consent"):
+        next_by_keyboard(page, step)
+    tab_to(page, "#rc-use_information-yes")
+    key(page, "Space")
+    tab_to(page, "#rc-state_action-private")
+    key(page, "Space")
+    tab_to(page, "#rc-referral-ngos-yes")
+    key(page, "Space")
+    next_by_keyboard(page, "next")
+    tab_to(page, "#report-send")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#view-key:not([hidden])", timeout=60_000)
+    assert_focus_shown(page, "the key view")
+    case_key = page.inner_text("#case-key-display").strip()
+    ref = page.inner_text("#receipt-text").split()[-1].lower()
+    tab_to(page, "#key-done")
+    key(page, "Enter")
+    page.wait_for_selector("#view-home:not([hidden])")
+
+    # The workstation received exactly what was chosen with the keyboard.
+    stack.cli("sync", "pull", "--out", str(tmp_path / "kb.qlb"))
+    stack.cli("ws", "import", str(tmp_path / "kb.qlb"))
+    report = json.loads(stack.cli("ws", "show", ref, "--json").stdout)["report"]
+    assert report["country"] == "KE" and report["place"] == "Kisumu" and report["date"] == "2024-03"
+    assert report["engagement"] == "sought_to_cooperate"
+    assert report["un_bodies"] == ["hrc_session", "special_procedure"]
+    assert report["reprisal_types"] == ["surveillance"] and report["urgency"] == ["imminent_threat"]
+    assert report["text"] == "They followed me home after the session."
+    assert report["reporter_role"] == "victim" and report["affected"] == [{"relation": "self"}]
+    assert report["consent"] == {"use_information": "yes", "state_action": "private", "referral": {"ngos": "yes"}}
+
+    # Back with the key: a consent change and a withdrawal, still by keyboard.
+    tab_to(page, "#go-return")
+    key(page, "Enter")
+    page.wait_for_selector("#view-return:not([hidden])")
+    tab_to(page, "#case-key-input")
+    page.keyboard.type(case_key)
+    key(page, "Enter")
+    page.wait_for_selector("#view-case:not([hidden])", timeout=30_000)
+    assert_focus_shown(page, "the case view")
+    tab_to(page, "#followup-text")
+    page.keyboard.type("One more thing.")
+    tab_to(page, "#followup-form button[type=submit]")
+    key(page, "Enter")
+    page.wait_for_selector("#followup-sent:not([hidden])", timeout=30_000)
+    assert_focus_shown(page, "after a follow-up is sent")
+    tab_to(page, "#consent-change > summary")
+    key(page, "Enter")
+    tab_to(page, "#cc-use_name-no")
+    key(page, "Space")
+    tab_to(page, "#consent-send")
+    key(page, "Enter")
+    page.wait_for_selector("#consent-sent:not([hidden])", timeout=30_000)
+    assert_focus_shown(page, "after the consent change is sent")
+    tab_to(page, "#withdraw > summary")
+    key(page, "Enter")
+    tab_to(page, "#withdraw-start")
+    key(page, "Enter")
+    assert page.evaluate("document.activeElement.id") == "withdraw-no"
+    key(page, "Shift+Tab")
+    assert page.evaluate("document.activeElement.id") == "withdraw-yes"
+    key(page, "Enter")
+    page.wait_for_selector("#withdraw-sent:not([hidden])", timeout=30_000)
+    assert_focus_shown(page, "after withdrawing")
+    tab_to(page, "#case-close")
+    key(page, "Enter")
+    page.wait_for_selector("#view-home:not([hidden])")
+    assert_focus_shown(page, "back home")
+
+    stack.cli("sync", "pull", "--out", str(tmp_path / "kb2.qlb"))
+    stack.cli("ws", "import", str(tmp_path / "kb2.qlb"))
+    case = json.loads(stack.cli("ws", "show", ref, "--json").stdout)
+    assert [f["text"] for f in case["followups"]] == ["One more thing.", "", ""]
+    assert case["consent"]["withdrawn"] is True
+    assert page.recorder.page_errors == []
