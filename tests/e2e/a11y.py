@@ -187,3 +187,17 @@ def screenshot(page, name: str) -> Path:
 
 def dump(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=1)
+
+
+def squeezed_text(page) -> list[str]:
+    """Text squeezed into a sliver (a letter or two per line), which reflow must not do."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('legend, label, p, li, h1, h2, summary, .option > span, button')]
+          .filter(el => el.getClientRects().length && el.textContent.trim().length > 3)
+          .filter(el => {
+            const style = getComputedStyle(el), size = parseFloat(style.fontSize);
+            const line = parseFloat(style.lineHeight) || 1.2 * size, rect = el.getBoundingClientRect();
+            return rect.width < 2.5 * size && rect.height > 1.8 * line;  // narrow, and wrapped
+          })
+          .map(el => el.tagName + '#' + el.id + ' ' + el.textContent.trim().slice(0, 30)).slice(0, 20)"""
+    )

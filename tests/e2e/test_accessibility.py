@@ -464,3 +464,71 @@ def test_a_report_is_filed_and_a_case_worked_with_the_keyboard_alone(page, stack
     assert [f["text"] for f in case["followups"]] == ["One more thing.", "", ""]
     assert case["consent"]["withdrawn"] is True
     assert page.recorder.page_errors == []
+
+
+# -- reflow: 320 px wide, text at 200 % ---------------------------------------------------------
+
+
+def larger_text(page) -> None:
+    # What a person's "text size 200 %" does: every rem and em doubles (the page sizes in
+    # rem). Set through the CSSOM from the test; the page itself sets no style.
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+
+
+@pytest.mark.parametrize("lang", ("en", "ar"))
+def test_steps_reflow_at_320_px_with_text_at_200_percent(page, stack, replied_case, lang):
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector("#view-home:not([hidden])")
+    if lang != "en":
+        page.select_option("#language", lang)
+        page.wait_for_selector(f"html[lang={lang}]", state="attached")
+    larger_text(page)
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "32px"
+    problems = {}
+
+    def look(state):
+        wide = horizontal_overflow(page) + a11y.squeezed_text(page)
+        if wide:
+            problems[state] = wide
+        if lang == "en":
+            a11y.screenshot(page, f"a11y-reflow-{lang}-{state}")
+
+    look("home")
+    page.click("#go-report")
+    page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
+    page.select_option("#country", "UA")
+    page.fill("#date-year", "2024")
+    page.select_option("#date-month", "09")
+    for _ in range(12):
+        step = page.evaluate(VISIBLE_STEP)
+        if step == "who":
+            page.check("#reporter_role-intermediary")
+            page.click("#add-person")
+        if step == "urgency":
+            page.check("#urgency-upcoming_date")
+            page.fill("#upcoming-year", "2030")
+            page.select_option("#upcoming-month", "12")
+            page.select_option("#upcoming-day", "28")
+        look(f"step-{step}")
+        if not page.locator("#step-next-button").is_visible():
+            break
+        page.click("#step-next-button")
+    page.click("#leave")
+    page.wait_for_url("about:blank")
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector("#view-home:not([hidden])")
+    if lang != "en":
+        page.select_option("#language", lang)
+        page.wait_for_selector(f"html[lang={lang}]", state="attached")
+    larger_text(page)
+    page.click("#go-return")
+    page.fill("#case-key-input", replied_case)
+    page.press("#case-key-input", "Enter")
+    page.wait_for_selector("#view-case:not([hidden])", timeout=30_000)
+    page.click("#consent-change > summary")
+    page.click("#case-victim > summary")
+    page.click("#withdraw > summary")
+    page.click("#withdraw-start")
+    look("case")
+    assert not problems, json.dumps(problems, indent=1)
