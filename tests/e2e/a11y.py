@@ -53,6 +53,26 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# -- filing --------------------------------------------------------------------------------------
+
+
+def file_minimal_report(page, stack, country="KE", done=True) -> tuple[str, str]:
+    """Files a report with only the country, through the form; returns (case key, reference)."""
+    page.goto(stack.base_url + "/")
+    page.click("#go-report")
+    page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
+    page.select_option("#country", country)
+    while page.locator("#step-next-button").is_visible():
+        page.click("#step-next-button")
+    page.click("#report-send")
+    page.wait_for_selector("#view-key:not([hidden])", timeout=60_000)
+    key = page.inner_text("#case-key-display").strip()
+    ref = page.inner_text("#receipt-text").split()[-1].lower()
+    if done:
+        page.click("#key-done")
+    return key, ref
+
+
 # -- what the device keeps ---------------------------------------------------------------------
 
 STORAGE_PROBE = """async () => ({
@@ -94,14 +114,21 @@ def assert_nothing_kept(page, secrets=(), visited=()) -> None:
                 assert variant not in url, f"the case key is in a history entry: {url}"
 
 
-def history_urls(page) -> list[str]:
-    """Every URL in this tab's session history, as the browser keeps it (DevTools protocol)."""
+def session_history(page) -> tuple[int, list[dict]]:
+    """This tab's session history as the browser keeps it (DevTools protocol): the current
+    index and every entry's url and title."""
     cdp = page.context.new_cdp_session(page)
     try:
-        entries = cdp.send("Page.getNavigationHistory")["entries"]
+        history = cdp.send("Page.getNavigationHistory")
     finally:
         cdp.detach()
-    return [entry["url"] for entry in entries] + [entry.get("title", "") for entry in entries]
+    return history["currentIndex"], [{"url": e["url"], "title": e.get("title", "")} for e in history["entries"]]
+
+
+def history_entries(page) -> list[str]:
+    """The URL and title of every entry in this tab's session history."""
+    _, entries = session_history(page)
+    return [e["url"] for e in entries] + [e["title"] for e in entries]
 
 
 # -- focus, labels, errors, reflow ---------------------------------------------------------------

@@ -18,7 +18,7 @@ import zlib
 import pytest
 
 from . import a11y
-from .a11y import PHONE, describe, field_problems, focus_state, horizontal_overflow, run_axe
+from .a11y import PHONE, describe, file_minimal_report, field_problems, focus_state, horizontal_overflow, run_axe
 
 pytestmark = pytest.mark.e2e
 
@@ -42,21 +42,6 @@ EVIDENCE = [
 
 
 # -- a case with a reply from the focal point, shared by the sweeps -----------------------------
-
-
-def file_minimal_report(page, stack, country="KE") -> str:
-    page.goto(stack.base_url + "/")
-    page.click("#go-report")
-    page.wait_for_selector("#view-report .root-fingerprint:not(:empty)")
-    page.select_option("#country", country)
-    while page.locator("#step-next-button").is_visible():
-        page.click("#step-next-button")
-    page.click("#report-send")
-    page.wait_for_selector("#view-key:not([hidden])", timeout=60_000)
-    key = page.inner_text("#case-key-display").strip()
-    ref = page.inner_text("#receipt-text").split()[-1].lower()
-    page.click("#key-done")
-    return key, ref
 
 
 @pytest.fixture(scope="module")

@@ -99,6 +99,7 @@ function labelled(id, key, control) {
   label.textContent = t(key);
   control.id = id;
   control.autocomplete = 'off';
+  control.spellcheck = false; // a browser's online spell check would send the words away
   return [label, control];
 }
 
