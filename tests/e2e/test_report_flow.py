@@ -70,6 +70,8 @@ def file_report(page, stack, place, account, attachment_name, attachment_bytes) 
     next_button.click()  # -> what happens next
     page.get_by_role("button", name="Encrypt and send").click()
     page.wait_for_selector("#view-key:not([hidden])", timeout=60_000)
+    # The report is filed first and its key shown at once; the file follows under it.
+    page.wait_for_selector("#key-uploads .upload-status[data-kind=finished]", timeout=60_000)
     screenshot(page, "e2e-en-case-key")
     case_key = page.inner_text("#case-key-display").strip()
     receipt = page.inner_text("#receipt-text")
@@ -97,6 +99,10 @@ def test_report_reply_and_followup_round_trip(page, stack, tmp_path):
     assert page.inner_text("#case-key-display") == ""
 
     # 3. The focal point pulls, imports, reads, replies and pushes.
+    # The report went without uploads; its attachment is the case's first follow-up.
+    posts = {r["url"].rsplit("/api/v1/", 1)[1]: json.loads(r["body"]) for r in page.recorder.requests if r["method"] == "POST" and r["url"].endswith(("/cases", "/followups"))}
+    assert posts["cases"]["uploads"] == [] and len(posts["cases/followups"]["uploads"]) == 1
+
     imported = pull_and_import(stack, tmp_path, "in1")
     assert "1" in imported
     cases = stack.cli("ws", "cases").stdout
@@ -107,6 +113,9 @@ def test_report_reply_and_followup_round_trip(page, stack, tmp_path):
     assert place in shown and account.split()[0] in shown
     extracted = [p for p in extract.rglob("*") if p.is_file()]
     assert len(extracted) == 1 and extracted[0].read_bytes() == body1
+    as_json = json.loads(stack.cli("ws", "show", short, "--json").stdout)
+    assert [(f["seq"], f["text"]) for f in as_json["followups"]] == [(1, "")]
+    assert [(a["name"], a["parent"]) for a in as_json["attachments"]] == [(name1, 1)]
 
     stack.cli("ws", "reply", short, "--status", "more_information_needed", "--message", reply_text)
     out_bundle = tmp_path / "out1.qlb"

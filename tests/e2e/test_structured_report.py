@@ -277,7 +277,10 @@ def test_every_step_answered_reaches_the_workstation_exactly_and_consent_can_cha
     assert case["consent"]["reporter"] == expected_consent
     assert case["consent"]["victim"] == expected_victim
     assert case["consent"]["withdrawn"] is False
-    assert case["followups"] == []
+    # The report is filed first, without attachments; its file follows as follow-up 1, which
+    # changes nothing else (empty text, no consent, no withdrawal).
+    assert [(f["seq"], f["text"], f["consent"], f["victim_consent"], f["withdraw"]) for f in case["followups"]] == [(1, "", None, None, False)]
+    assert [(a["name"], a["parent"], a["size"]) for a in case["attachments"]] == [("note.txt", 1, 9)]
     schema.parse_report(case["report"])  # and the reference implementation agrees
 
     # The returning submitter changes two answers; nothing else is sent.

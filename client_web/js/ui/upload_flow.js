@@ -29,7 +29,9 @@ export function showFileListProblem(files, errorEl) {
   const large = tooLargeFiles(files);
   let text = '';
   if (large.length) {
-    text = t('upload.too_large_file', { name: large.map((f) => f.name).join(', '), size: formatBytes(MAX_FILE_BYTES) });
+    // Each name isolated (U+2068 … U+2069), so a Latin name in Arabic text keeps its order.
+    const names = large.map((f) => `\u2068${f.name}\u2069`).join(', ');
+    text = t('upload.too_large_file', { name: names, size: formatBytes(MAX_FILE_BYTES) });
   } else if (files.length > MAX_FILES) {
     text = t('upload.too_many_files', { count: MAX_FILES });
   }

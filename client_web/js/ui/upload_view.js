@@ -189,6 +189,8 @@ export class UploadPanel {
     const s = this.status;
     this.statusEl.textContent = this._statusText();
     this.statusEl.hidden = !s;
+    // "Now sending, keep this page open" no longer holds once everything is in.
+    this.introEl.hidden = !this.intro || Boolean(s && s.kind === 'finished');
     this.statusEl.dataset.kind = s ? s.kind : '';
     this.statusEl.classList.toggle('upload-problem', Boolean(s && (s.kind === 'retrying' || s.kind === 'stopped')));
     this.again.hidden = !(s && s.kind === 'stopped' && s.canTryAgain && this.onTryAgain);
@@ -242,7 +244,6 @@ export class UploadPanel {
   }
 
   render() {
-    this.introEl.hidden = !this.intro;
     this.introEl.textContent = this.intro ? this.intro() : '';
     this.files.forEach((_, i) => this._renderFile(i));
     this._renderOverall();

@@ -27,6 +27,8 @@ export const MAX_FILES = 20;
 // 256 KiB: about two minutes at 20 kbit/s, so five minutes is generous even on 2G.
 const JSON_DEADLINE_MS = 90_000;
 const CHUNK_DEADLINE_MS = 300_000;
+// Chunks sent at once (each 256 KiB, held until the server has it).
+const WINDOW = 3;
 
 export function tooLargeFiles(files) {
   return [...files].filter((file) => chunksForSize(file.size) > MAX_CHUNKS);
@@ -101,27 +103,37 @@ export async function uploadFile(file, { uploadRoot, net = once, tracker, index 
   if (found.chunks !== chunks) throw new ApiError('bad_chunk_count', 400);
   if (!sealer) sealer = new AttachmentSealer(file.size, key, b64decode(found.header, { field: 'header', length: 24 }));
   const uploadId = found.upload_id;
-  let received = new Set(found.received);
-  tracker.sending(index, 0, chunks, received.size);
+  const received = new Set(found.received);
+  tracker.sending(index, received.size, chunks, received.size);
 
-  for (let i = 0; i < chunks; i += 1) {
-    // The stream is re-made from its first chunk even when resuming: each chunk's
-    // encryption depends on the ones before it.
+  // Up to WINDOW chunks travel at once, so a slow round trip (Tor, satellite) is not paid
+  // once per chunk; each is retried on its own. Sealing stays in order: the stream's state
+  // moves with every chunk, and the stream is re-made from its first chunk even when
+  // resuming.
+  const inFlight = new Set();
+  let failed = null;
+  const send = async (i, sealed) => {
+    await net(async (afterFailure) => {
+      if (afterFailure) {
+        // Back after a drop: the chunk may have arrived before the connection went.
+        const state = await call('GET', `/api/v1/uploads/${uploadId}`);
+        for (const held of state.received) received.add(held);
+        if (received.has(i)) return;
+      }
+      await call('PUT', `/api/v1/uploads/${uploadId}/chunks/${i}`, { body: sealed, deadline: CHUNK_DEADLINE_MS });
+    });
+    received.add(i);
+    tracker.sending(index, received.size, chunks);
+  };
+  for (let i = 0; i < chunks && !failed; i += 1) {
     const sealed = sealer.sealChunk(await readChunk(file, i));
-    if (!received.has(i)) {
-      await net(async (afterFailure) => {
-        if (afterFailure) {
-          // Back after a drop: the chunk may have arrived before the connection went.
-          const state = await call('GET', `/api/v1/uploads/${uploadId}`);
-          received = new Set(state.received);
-          if (received.has(i)) return;
-        }
-        await call('PUT', `/api/v1/uploads/${uploadId}/chunks/${i}`, { body: sealed, deadline: CHUNK_DEADLINE_MS });
-      });
-      received.add(i);
-    }
-    tracker.sending(index, i + 1, chunks);
+    if (received.has(i)) continue;
+    const task = send(i, sealed).catch((error) => { failed = failed || error; }).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    if (inFlight.size >= WINDOW) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
+  if (failed) throw failed;
   tracker.sent(index);
   const { header } = sealer.params;
   return {
