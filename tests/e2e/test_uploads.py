@@ -310,7 +310,7 @@ def test_a_file_over_the_limit_is_refused_before_any_work(page, stack, tmp_path)
 def test_a_large_file_is_sent_with_little_memory(page, stack, tmp_path):
     size = BIG_MB * 1024 * 1024
     big = make_file(tmp_path, "large.bin", size)
-    start_report_with_files(page, stack, [big])
+    start_report_with_files(page, stack, [big], lang="ar")
     cdp = page.context.new_cdp_session(page)
     cdp.send("HeapProfiler.collectGarbage")
     base = cdp.send("Runtime.getHeapUsage")
@@ -318,6 +318,8 @@ def test_a_large_file_is_sent_with_little_memory(page, stack, tmp_path):
     started = time.monotonic()
     case_key, ref = send_report(page)
     peak_used = peak_all = 0
+    page.wait_for_function("() => document.querySelector('#key-uploads .upload-file progress').value > 100", timeout=120_000)
+    screenshot(page, "uploads-ar-phone-key-sending")
     while not page.locator("#key-uploads .upload-status[data-kind=finished]").count():
         usage = cdp.send("Runtime.getHeapUsage")
         # usedSize: the JS heap; backingStorageSize: ArrayBuffers (file slices, chunks,

@@ -85,9 +85,11 @@ export class UploadPanel {
     this.list = el('ul', 'upload-files');
     this.rows = this.files.map((_, i) => {
       const item = el('li', 'upload-file');
+      // The name isolated in a <bdi>, so a Latin name sits at the start of an Arabic line.
       const name = el('p', 'upload-file-name');
-      name.dir = 'auto';
       name.id = `${this.id}-name-${i}`;
+      const nameText = el('bdi');
+      name.append(nameText);
       const text = el('p', 'upload-file-text');
       text.id = `${this.id}-file-${i}`;
       const bar = el('progress', 'upload-bar');
@@ -95,7 +97,7 @@ export class UploadPanel {
       bar.setAttribute('aria-labelledby', `${name.id} ${text.id}`);
       item.append(name, text, bar);
       this.list.append(item);
-      return { item, name, text, bar };
+      return { item, name: nameText, text, bar };
     });
     this.again = el('button', 'upload-again');
     this.again.type = 'button';
