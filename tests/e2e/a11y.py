@@ -208,6 +208,8 @@ def horizontal_overflow(page) -> list[str]:
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # From the top: a full-page picture taken while scrolled shows the sticky header mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -18,6 +18,7 @@ import zlib
 import pytest
 
 from . import a11y
+from .conftest import CHROMIUM, CHROMIUM_ARGS, Recorder
 from .a11y import PHONE, describe, file_minimal_report, field_problems, focus_state, horizontal_overflow, run_axe
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +60,28 @@ def replied_case(chromium, stack, tmp_path_factory):
     stack.cli("ws", "export", "--out", str(work / "out.qlb"))
     stack.cli("sync", "push", str(work / "out.qlb"))
     return key
+
+
+# -- a browser with Chromium's fake microphone, so voice recording is swept too -----------------
+
+
+@pytest.fixture(scope="module")
+def media_chromium(chromium):
+    browser = chromium.browser_type.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def sweep_page(media_chromium):
+    context = media_chromium.new_context(locale="en-US", accept_downloads=False)
+    page = context.new_page()
+    page.recorder = Recorder()
+    page.on("console", lambda msg: msg.type == "error" and page.recorder.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.recorder.page_errors.append(str(exc)))
+    yield page
+    context.close()
 
 
 # -- the sweep ----------------------------------------------------------------------------------
@@ -113,6 +136,19 @@ class Sweep:
             ident = summary.evaluate("s => s.parentElement.id || 'details'")
             summary.click()
             self.check(f"{prefix}-open-{ident}")
+
+    def voice(self, scope: str, prefix: str) -> None:
+        """Records a short voice message wherever the view offers one: recording, then recorded."""
+        for n, root in enumerate(self.page.locator(f"{scope} .voice").all()):
+            if not root.locator(".voice-record").is_visible():
+                continue
+            root.locator(".voice-record").click()
+            root.locator(".voice-stop").wait_for(state="visible")
+            self.page.wait_for_timeout(1100)
+            self.check(f"{prefix}-voice-recording")
+            root.locator(".voice-stop").click()
+            root.locator(".voice-discard").wait_for(state="visible")
+            self.check(f"{prefix}-voice-recorded")
 
     def answer_everything(self, scope: str) -> bool:
         """Ticks every box and picks the last answer of every single choice in `scope`: what
@@ -202,6 +238,7 @@ def walk(page, stack, lang: str, case_key: str) -> Sweep:
                 files.set_input_files(files=EVIDENCE)
             page.wait_for_timeout(300)
             sweep.check(f"{prefix}-files")
+        sweep.voice(scope, prefix)
         if page.locator(f"{scope} #add-person").is_visible():
             page.click("#add-person")
             page.locator(f"{scope} .person-name").last.fill("A.")  # a person with no "who is this"
@@ -248,6 +285,7 @@ def walk(page, stack, lang: str, case_key: str) -> Sweep:
     page.click("#followup-form button[type=submit]")
     page.wait_for_timeout(100)
     sweep.check("case-followup-empty")
+    sweep.voice("#followup-form", "case-followup")
     page.fill("#followup-text", "The month was March.")
     page.click("#followup-form button[type=submit]")
     page.wait_for_selector("#followup-sent:not([hidden])", timeout=30_000)
@@ -286,7 +324,8 @@ def walk(page, stack, lang: str, case_key: str) -> Sweep:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_axe_finds_no_violation_on_any_page_or_state(page, stack, replied_case, lang):
+def test_axe_finds_no_violation_on_any_page_or_state(sweep_page, stack, replied_case, lang):
+    page = sweep_page
     sweep = walk(page, stack, lang, replied_case)
     print(f"\n{lang}: {len(sweep.states)} states: {', '.join(sweep.states)}")
     assert len(sweep.states) >= 30, sweep.states
