@@ -17,10 +17,12 @@ import { loadSodium } from './sodium.js';
 import { CleanedInput } from './ui/metadata.js';
 import { VoiceRecorder } from './ui/voice.js';
 import { GUIDES, bindGuide } from './ui/guide.js';
+import { bindFilePicker } from './ui/file_picker.js';
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['home', 'report', 'progress', 'key', 'return', 'case', ...GUIDES];
 let session = null; // the open case: derived keys, in memory only
+const filePickers = []; // the translated stand-ins for the native file inputs
 let steps = null;
 let evidence = null; // per form: chosen files with photos cleaned of metadata, and a voice recorder
 
@@ -302,6 +304,7 @@ function relabel() {
   showFileListProblem([...$('report-files').files], $('report-files-error'));
   showFileListProblem([...$('followup-files').files], $('followup-files-error'));
   relabelUploadPanels();
+  for (const picker of filePickers) picker.relabel();
   relabelReportForm(currentLanguage());
   steps.relabel();
   for (const form of Object.values(evidence)) for (const part of Object.values(form)) part.relabel();
@@ -355,6 +358,7 @@ function bind() {
   $('withdraw-yes').addEventListener('click', onWithdraw);
   for (const id of ['report-files', 'followup-files']) {
     $(id).addEventListener('change', () => showFileListProblem([...$(id).files], $(`${id}-error`)));
+    filePickers.push(bindFilePicker($(id)));
   }
   $('key-done').addEventListener('click', () => {
     $('case-key-display').textContent = '';
