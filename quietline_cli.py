@@ -3,6 +3,7 @@
 import click
 
 from server.cli import serve
+from server.client_cli import client
 from workstation.cli import ws
 from workstation.keys_cli import keys
 from workstation.sync.cli import sync
@@ -14,6 +15,7 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(client)
 main.add_command(keys)
 main.add_command(sync)
 main.add_command(ws)
