@@ -16,7 +16,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crypto.manifest import DESK_ID, Manifest
 
@@ -106,7 +107,12 @@ class DeskAuthenticator:
         return desk_id
 
 
-def require_desk(request: Request) -> str:
+# Declares the scheme in the OpenAPI description (so clients and Schemathesis know the desk
+# routes take a bearer token); it refuses nothing itself: `authenticate` does, with our 401 body.
+_BEARER = HTTPBearer(auto_error=False, scheme_name="deskToken", description="<desk_id>.<token>")
+
+
+def require_desk(request: Request, _declared: HTTPAuthorizationCredentials | None = Security(_BEARER)) -> str:
     """FastAPI dependency: the authenticated desk id. (Sync: Argon2 runs in the threadpool.)"""
     authenticator: DeskAuthenticator = request.app.state.ctx.desk_auth
     return authenticator.authenticate(request.headers.get("authorization"))
