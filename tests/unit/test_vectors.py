@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from crypto import attachment, casekey, envelope, kdf, manifest, padding, reply, report, signing, upload
+from crypto import pow as pow_
 from crypto.attachment import AttachmentOpener, AttachmentSealer, StreamParams
 from crypto.desk import DeskKeys
 from crypto.encoding import b64decode, b64encode, json_bytes, json_load
@@ -22,7 +23,7 @@ from crypto.errors import ProtocolError
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply", "report",
-         "upload")
+         "upload", "pow")
 _cache: dict[str, dict] = {}
 
 
@@ -546,6 +547,74 @@ def _(v, d):
         "resume_sealer": lambda: AttachmentSealer(a["size"], a["key_hex"], a["header_hex"]),
     }[v["function"]]
     expect_code(fn, v["code"])
+
+
+# ---------------------------------------------------------------- proof of work
+
+
+@section("pow", "challenges")
+def _(v, d):
+    key = bytes.fromhex(v["key_hex"])
+    made = pow_.make_challenge(key, v["purpose"], v["difficulty"], v["expires"], bytes.fromhex(v["random_hex"]))
+    assert made.hex() == v["challenge_hex"]
+    opened = pow_.open_challenge(key, made)
+    assert (opened.purpose, opened.difficulty, opened.expires, opened.random.hex()) == (
+        v["purpose"], v["difficulty"], v["expires"], v["random_hex"])
+
+
+@section("pow", "challenge_errors")
+def _(v, d):
+    expect_code(lambda: pow_.parse_challenge(bytes.fromhex(v["challenge_hex"])), v["code"])
+
+
+@section("pow", "mac_errors")
+def _(v, d):
+    data = bytes.fromhex(v["challenge_hex"])
+    pow_.parse_challenge(data)  # well formed: only the key tells
+    expect_code(lambda: pow_.open_challenge(bytes.fromhex(v["key_hex"]), data), v["code"])
+
+
+@section("pow", "bindings")
+def _(v, d):
+    binding = {
+        pow_.REPORT: lambda: pow_.report_binding(v["case_id"]),
+        pow_.FOLLOWUP: lambda: pow_.followup_binding(v["case_id"], pattern(v["envelope_size"])),
+        pow_.UPLOAD: lambda: pow_.upload_binding(bytes.fromhex(v["resume_hex"])),
+    }[v["purpose"]]()
+    assert binding.hex() == v["binding_hex"]
+
+
+@section("pow", "binding_errors")
+def _(v, d):
+    expect_code(lambda: pow_.work_hash(bytes.fromhex(v["challenge_hex"]), bytes.fromhex(v["binding_hex"]), 0), v["code"])
+
+
+@section("pow", "work")
+def _(v, d):
+    digest = pow_.work_hash(bytes.fromhex(v["challenge_hex"]), bytes.fromhex(v["binding_hex"]), v["nonce"])
+    assert pow_.nonce_bytes(v["nonce"]).hex() == v["nonce_le64_hex"]
+    assert digest.hex() == v["work_hex"]
+    assert pow_.leading_zero_bits(digest) == v["zero_bits"]
+
+
+@section("pow", "solutions")
+def _(v, d):
+    challenge, binding = bytes.fromhex(v["challenge_hex"]), bytes.fromhex(v["binding_hex"])
+    assert pow_.parse_challenge(challenge).difficulty == v["difficulty"]
+    assert pow_.solve(challenge, binding) == v["first_nonce"]
+    assert pow_.solve(challenge, binding, v["first_nonce"] + 1) == v["next_nonce"]
+    assert pow_.is_solution(challenge, binding, v["first_nonce"]) and pow_.is_solution(challenge, binding, v["next_nonce"])
+    assert pow_.work_hash(challenge, binding, v["first_nonce"]).hex() == v["work_hex"]
+
+
+@section("pow", "nonce_errors")
+def _(v, d):
+    expect_code(lambda: pow_.nonce_bytes(v["nonce"]), v["code"])
+
+
+@section("pow", "zero_bits")
+def _(v, d):
+    assert pow_.leading_zero_bits(bytes.fromhex(v["digest_hex"])) == v["bits"]
 
 
 # ---------------------------------------------------------------- the tests

@@ -8,6 +8,7 @@ or only the files that do not depend on randomness elsewhere, leaving the others
 
     .venv/bin/python tests/vectors/generate.py report reply_notices
     .venv/bin/python tests/vectors/generate.py upload
+    .venv/bin/python tests/vectors/generate.py pow
 
 Keys come from fixed seeds, so a re-run gives the same keys, case keys and signatures. Sealed
 boxes, nonces and secretstream headers are random, so their ciphertexts differ at every run:
@@ -1420,6 +1421,154 @@ def gen_report() -> None:
     )
 
 
+# ---------------------------------------------------------------- proof of work
+
+
+def gen_pow() -> None:
+    """pow.json: challenges, bindings, work hashes and first solutions (crypto/pow.py).
+    Fully deterministic (the key and the random parts come from fixed seeds). Written alone
+    (`generate.py pow`)."""
+    from crypto import pow as pw
+    from crypto import upload
+
+    key = det("pow/key", 32)
+    other_key = det("pow/other-key", 32)
+    case_a = kdf.case_id(kdf.derive_case_keys(case_key("pow/a")).lookup)
+    case_b = kdf.case_id(kdf.derive_case_keys(case_key("pow/b")).lookup)
+    resume_a = det("pow/resume-a", 32)
+
+    def chal(purpose: int, difficulty: int, expires: int = 29_000_000, label: str = "c") -> bytes:
+        return pw.make_challenge(key, purpose, difficulty, expires, det(f"pow/random/{label}", 16))
+
+    challenges = []
+    for label, purpose, difficulty, expires in [
+        ("report, 0 bits", pw.REPORT, 0, 29_000_000), ("report, 18 bits", pw.REPORT, 18, 29_000_000),
+        ("follow-up, 12 bits", pw.FOLLOWUP, 12, 29_123_456), ("upload, 64 bits", pw.UPLOAD, 64, 0),
+        ("expires at the largest minute", pw.REPORT, 1, 2**32 - 1),
+    ]:
+        raw = chal(purpose, difficulty, expires, label)
+        parsed = pw.open_challenge(key, raw)
+        assert (parsed.purpose, parsed.difficulty, parsed.expires) == (purpose, difficulty, expires)
+        challenges.append({"label": label, "key_hex": hexs(key), "purpose": purpose, "difficulty": difficulty,
+                           "expires": expires, "random_hex": hexs(parsed.random), "challenge_hex": hexs(raw)})
+
+    good = chal(pw.REPORT, 8, label="good")
+
+    def with_byte(offset: int, value: int) -> bytes:
+        data = bytearray(good)
+        data[offset] = value
+        return bytes(data)
+
+    challenge_errors = []
+    for label, data in [
+        ("empty", b""), ("one byte short", good[:-1]), ("one byte long", good + b"\0"), ("other magic", with_byte(0, 0x52)),
+        ("version 0", with_byte(4, 0)), ("version 2", with_byte(4, 2)), ("purpose 0", with_byte(5, 0)),
+        ("purpose 4", with_byte(5, 4)), ("difficulty 65", with_byte(6, 65)), ("difficulty 255", with_byte(6, 255)),
+    ]:
+        challenge_errors.append({"label": label, "challenge_hex": hexs(data), "code": code_of(lambda d=data: pw.parse_challenge(d))})
+
+    # Well formed, but not this key's: only the server (which holds the key) can tell.
+    mac_errors = []
+    for label, data, k in [
+        ("MAC's last byte changed", good[:-1] + bytes([good[-1] ^ 1]), key),
+        ("difficulty lowered, MAC kept", with_byte(6, 7), key),
+        ("purpose changed, MAC kept", with_byte(5, pw.FOLLOWUP), key),
+        ("expiry moved, MAC kept", with_byte(10, good[10] ^ 1), key),
+        ("random changed, MAC kept", with_byte(11, good[11] ^ 0x80), key),
+        ("made by another key", good, other_key),
+    ]:
+        pw.parse_challenge(data)
+        mac_errors.append({"label": label, "challenge_hex": hexs(data), "key_hex": hexs(k),
+                           "code": code_of(lambda d=data, k=k: pw.open_challenge(k, d))})
+
+    envelope_bytes = pattern(1000)
+    bindings = [
+        {"label": "report", "purpose": pw.REPORT, "case_id": case_a, "binding_hex": hexs(pw.report_binding(case_a))},
+        {"label": "report, other case", "purpose": pw.REPORT, "case_id": case_b,
+         "binding_hex": hexs(pw.report_binding(case_b))},
+        {"label": "follow-up", "purpose": pw.FOLLOWUP, "case_id": case_a, "envelope_size": 1000,
+         "binding_hex": hexs(pw.followup_binding(case_a, envelope_bytes))},
+        {"label": "follow-up, empty envelope", "purpose": pw.FOLLOWUP, "case_id": case_b, "envelope_size": 0,
+         "binding_hex": hexs(pw.followup_binding(case_b, b""))},
+        {"label": "upload", "purpose": pw.UPLOAD, "resume_hex": hexs(resume_a),
+         "binding_hex": hexs(pw.upload_binding(resume_a))},
+    ]
+    assert bindings[4]["binding_hex"] == upload.resume_index(resume_a)
+
+    binding_errors = []
+    for label, purpose, binding in [
+        ("report bound to 15 bytes", pw.REPORT, bytes(15)), ("report bound to a follow-up's 48", pw.REPORT, bytes(48)),
+        ("follow-up bound to a case id only", pw.FOLLOWUP, bytes(16)), ("upload bound to nothing", pw.UPLOAD, b""),
+    ]:
+        c = chal(purpose, 4, label="binding-errors")
+        binding_errors.append({"label": label, "challenge_hex": hexs(c), "binding_hex": hexs(binding),
+                               "code": code_of(lambda c=c, b=binding: pw.work_hash(c, b, 0))})
+
+    report_c = chal(pw.REPORT, 8, label="work")
+    report_b = pw.report_binding(case_a)
+    work = []
+    for nonce in [0, 1, 255, 256, 65535, 2**24, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**40 + 3,
+                  0x0123456789ABCD, 2**53 - 1]:
+        digest = pw.work_hash(report_c, report_b, nonce)
+        work.append({"label": f"n = {nonce}", "challenge_hex": hexs(report_c), "binding_hex": hexs(report_b),
+                     "nonce": nonce, "nonce_le64_hex": hexs(pw.nonce_bytes(nonce)), "work_hex": hexs(digest),
+                     "zero_bits": pw.leading_zero_bits(digest)})
+
+    solutions = []
+    for label, purpose, difficulty, binding in [
+        ("report, 0 bits: the first counter", pw.REPORT, 0, report_b),
+        ("report, 1 bit", pw.REPORT, 1, report_b), ("report, 5 bits", pw.REPORT, 5, report_b),
+        ("report, 8 bits", pw.REPORT, 8, report_b), ("report, 8 bits, other case", pw.REPORT, 8, pw.report_binding(case_b)),
+        ("follow-up, 11 bits", pw.FOLLOWUP, 11, pw.followup_binding(case_a, envelope_bytes)),
+        ("upload, 13 bits", pw.UPLOAD, 13, pw.upload_binding(resume_a)),
+        ("report, 16 bits", pw.REPORT, 16, report_b),
+    ]:
+        c = chal(purpose, difficulty, label=f"solution/{label}")
+        first = pw.solve(c, binding)
+        following = pw.solve(c, binding, first + 1)
+        assert first == 0 or not pw.is_solution(c, binding, first - 1)
+        solutions.append({"label": label, "challenge_hex": hexs(c), "binding_hex": hexs(binding), "difficulty": difficulty,
+                          "first_nonce": first, "next_nonce": following,
+                          "work_hex": hexs(pw.work_hash(c, binding, first))})
+    # The same work, bound to another case, is no proof there.
+    s = solutions[3]
+    other = pw.report_binding(case_b)
+    assert not pw.is_solution(bytes.fromhex(s["challenge_hex"]), other, s["first_nonce"])
+
+    nonce_errors = []
+    for label, value in [("-1", -1), ("2^53", 2**53), ("2^64 - 1", 2**64 - 1), ("1.5", 1.5), ("a string", "1"),
+                         ("true", True), ("null", None)]:
+        nonce_errors.append({"label": label, "nonce": value, "code": code_of(lambda v=value: pw.nonce_bytes(v))})
+
+    zero_bits = []
+    for label, digest in [("all zero", bytes(32)), ("first bit set", b"\x80" + bytes(31)),
+                          ("7 zero bits", b"\x01" + bytes(31)), ("8 zero bits", b"\x00\xff" + bytes(30)),
+                          ("17 zero bits", b"\x00\x00\x40" + bytes(29)), ("255 zero bits", bytes(31) + b"\x01"),
+                          ("no zero bit", b"\xff" * 32)]:
+        zero_bits.append({"label": label, "digest_hex": hexs(digest), "bits": pw.leading_zero_bits(digest)})
+
+    write(
+        "pow.json",
+        {
+            "about": "Proof of work (crypto/pow.py, docs/PROTOCOL.md 'Proof of work'). 'challenges' were made with "
+            "key_hex and parse to their fields; their last 32 bytes are BLAKE2b-32 of the first 27 under the key. "
+            "'challenge_errors' are refused by the parser; 'mac_errors' parse but fail the MAC under key_hex. "
+            "'bindings': follow-up envelopes are the pattern byte[i] = (31*i + 7) mod 256 of envelope_size bytes. "
+            "'work': BLAKE2b-32(challenge || binding || LE64(nonce)) and its leading zero bits. 'solutions': the "
+            "smallest counter from 0 that meets the challenge's difficulty, and the smallest after it.",
+            "challenges": challenges,
+            "challenge_errors": challenge_errors,
+            "mac_errors": mac_errors,
+            "bindings": bindings,
+            "binding_errors": binding_errors,
+            "work": work,
+            "solutions": solutions,
+            "nonce_errors": nonce_errors,
+            "zero_bits": zero_bits,
+        },
+    )
+
+
 # ---------------------------------------------------------------- reply notices
 
 
@@ -1494,10 +1643,11 @@ def main() -> None:
     gen_reply()
     gen_reply_notices()
     gen_report()
+    gen_pow()
 
 
 # Files that can be (re)written alone, without re-randomising every other file's ciphertexts.
-ONLY = {"report": gen_report, "reply_notices": gen_reply_notices, "upload": gen_upload}
+ONLY = {"report": gen_report, "reply_notices": gen_reply_notices, "upload": gen_upload, "pow": gen_pow}
 
 if __name__ == "__main__":
     if sys.argv[1:]:
