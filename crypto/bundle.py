@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
 from . import signing
-from .encoding import json_bytes, json_load
+from .encoding import is_int, json_bytes, json_load
 from .errors import ProtocolError
 from .manifest import DeskPublic, Manifest
 
@@ -122,7 +122,9 @@ def read_bundle(fileobj: BinaryIO, direction: str, manifest: Manifest | None = N
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes)
     ):
         raise ProtocolError("bad_bundle", "bundle header lists invalid blob sizes")
-    if header.get("v") != VERSION or not BUNDLE_ID.fullmatch(str(header.get("bundle_id", ""))):
+    # is_int: `"v": true` is not version 1 (True == 1 in Python).
+    version = header.get("v")
+    if not (is_int(version) and version == VERSION) or not BUNDLE_ID.fullmatch(str(header.get("bundle_id", ""))):
         raise ProtocolError("bad_bundle", "bundle header lacks a version or bundle id")
 
     digest = _digest()

@@ -342,7 +342,7 @@ def test_blob_sizes_smaller_than_the_blobs():
         assert exc is not None and exc.code in ("bad_bundle", "bundle_corrupted")
 
 
-@pytest.mark.parametrize("fields", [{"v": KeyError}, {"v": 2}, {"v": "1"}, {"bundle_id": KeyError},
+@pytest.mark.parametrize("fields", [{"v": KeyError}, {"v": 2}, {"v": "1"}, {"v": True}, {"bundle_id": KeyError},
                                     {"bundle_id": "A" * 32}, {"bundle_id": "a" * 31}, {"bundle_id": "a" * 33},
                                     {"bundle_id": "a" * 32 + "\n"}, {"bundle_id": "g" * 32}, {"bundle_id": 5}])
 def test_bad_version_or_bundle_id(fields):
