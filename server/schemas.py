@@ -72,10 +72,15 @@ class ReplyOut(BaseModel):
 
 
 class CaseStatus(BaseModel):
-    case_id: str
+    """The same shape and byte length for an unknown case, a case without replies and one
+    with a few (docs/API.md): `pad` fills the body to its size bucket."""
+
+    found: bool = Field(description="false for an unknown case: then day is today, followups 0, replies []")
+    case_id: str = Field(description="hex BLAKE2b of the lookup, found or not")
     day: date
-    replies: list[ReplyOut]
     followups: int
+    replies: list[ReplyOut]
+    pad: str = Field(description="ASCII zeros that bring the body to 64 KiB x 2^k bytes")
 
 
 class OutboundApplied(BaseModel):

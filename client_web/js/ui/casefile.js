@@ -22,6 +22,9 @@ export async function openCase(keyText) {
   const keys = deriveCaseKeys(key);
   const { manifest } = await loadTrust();
   const found = await request('POST', '/api/v1/cases/lookup', { json: { lookup: b64encode(keys.lookup) } });
+  // Every lookup answers 200 with the same size and shape (docs/API.md); an unknown case
+  // says so only in `found`, and is explained like any refusal.
+  if (found.found !== true) throw new ApiError('unknown_case', 200);
   const expectedId = caseId(keys.lookup);
   const replies = [];
   const refused = [];
