@@ -140,6 +140,10 @@ class Recorder:
     requests: list = field(default_factory=list)
     console_errors: list = field(default_factory=list)
     page_errors: list = field(default_factory=list)
+    # Filled by watch(): every response's URL, status and CSP header, and console lines
+    # in which Chromium reports a CSP refusal.
+    responses: list = field(default_factory=list)
+    csp_console: list = field(default_factory=list)
 
     def sent_bytes(self) -> bytes:
         out = bytearray()
@@ -148,6 +152,63 @@ class Recorder:
             out += json.dumps(request["headers"]).encode()
             out += request["body"] or b""
         return bytes(out)
+
+
+# Runs before any page script, in every frame and document: keeps every CSP violation the
+# document or window hears of (each event once) in window.__cspViolations.
+CSP_WATCH = """
+(() => {
+  const seen = new WeakSet();
+  const kept = [];
+  Object.defineProperty(window, '__cspViolations', { value: kept });
+  const keep = (e) => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    kept.push({ directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile,
+                line: e.lineNumber, sample: e.sample, disposition: e.disposition, document: e.documentURI });
+  };
+  document.addEventListener('securitypolicyviolation', keep, true);
+  window.addEventListener('securitypolicyviolation', keep, true);
+})();
+"""
+
+
+def csp_violations(page) -> list[dict] | None:
+    """The CSP violations CSP_WATCH collected in the page's current document since the last
+    call (each is returned once); None if the watcher is not in the document."""
+    return page.evaluate("() => window.__cspViolations ? window.__cspViolations.splice(0) : null")
+
+
+def watch(context, recorder: Recorder | None = None) -> Recorder:
+    """Records on a whole browser context (its pages and their workers): every request with
+    its body, every response with its CSP header, console errors and CSP refusals, page
+    errors; and installs CSP_WATCH in every document."""
+    recorder = recorder or Recorder()
+    context.add_init_script(CSP_WATCH)
+
+    def on_request(request):
+        recorder.requests.append(
+            {"url": request.url, "method": request.method, "headers": request.headers, "body": request.post_data_buffer}
+        )
+
+    def on_console(msg):
+        if msg.type == "error":
+            recorder.console_errors.append(msg.text)
+        if "Content Security Policy" in msg.text or "Refused to" in msg.text:
+            recorder.csp_console.append(msg.text)
+
+    def on_page(page):
+        page.on("pageerror", lambda exc: recorder.page_errors.append(str(exc)))
+
+    context.on("request", on_request)
+    context.on("console", on_console)  # pages' and workers' console
+    context.on("response", lambda r: recorder.responses.append(
+        {"url": r.url, "status": r.status, "csp": r.headers.get("content-security-policy")}
+    ))
+    context.on("page", on_page)
+    for existing in context.pages:
+        on_page(existing)
+    return recorder
 
 
 @pytest.fixture
