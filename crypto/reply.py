@@ -1,6 +1,7 @@
 """Replies from a desk to a submitter: signed by the desk, padded, sealed to the case's
 reply key (docs/PROTOCOL.md, "Reply")."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nacl.bindings import crypto_box_seal, crypto_box_seal_open
@@ -24,6 +25,7 @@ STATUSES = (
     "closed",
 )
 NOTICES = ("still_open",)
+REPLAYED = "reply_replayed"  # served under another seq than the desk signed, or a seq twice
 
 
 @dataclass(frozen=True)
@@ -97,3 +99,27 @@ def open_reply(blob: bytes, manifest: Manifest, reply_public: bytes, reply_secre
     ):
         raise ProtocolError("bad_reply", "reply body is malformed")
     return reply
+
+
+def open_replies(
+    served: Iterable[tuple[int, bytes]], manifest: Manifest, reply_public: bytes, reply_secret: bytes, case_id: str
+) -> list[Reply | ProtocolError]:
+    """Open the replies a lookup serves, each as (the seq it is served under, its blob), in the
+    order served; one outcome per entry. Besides each reply's own checks, a reply whose signed
+    `seq` is not the seq it is served under, or whose seq was already opened, is refused
+    (`reply_replayed`): the server cannot show an old reply as a new one, or reorder them."""
+    outcomes: list[Reply | ProtocolError] = []
+    opened: set[int] = set()
+    for served_seq, blob in served:
+        try:
+            reply = open_reply(blob, manifest, reply_public, reply_secret, case_id)
+            if not (is_int(served_seq) and reply.seq == served_seq):
+                raise ProtocolError(REPLAYED, "reply is served under another number than the desk signed")
+            if reply.seq in opened:
+                raise ProtocolError(REPLAYED, "a reply with this number was already served")
+        except ProtocolError as exc:
+            outcomes.append(exc)
+            continue
+        opened.add(reply.seq)
+        outcomes.append(reply)
+    return outcomes

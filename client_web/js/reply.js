@@ -23,6 +23,8 @@ export const STATUSES = [
 // "still_open": nothing has changed, the case is open and not forgotten (the page shows its
 // own translated words for it).
 export const NOTICES = ['still_open'];
+// Served under another seq than the desk signed, or a seq served twice.
+export const REPLAYED = 'reply_replayed';
 
 // The key-free check the server also runs; returns the signing desk's key id.
 export function checkFraming(blob) {
@@ -76,4 +78,28 @@ export function openReply(blob, manifest, replyPublic, replySecret, caseId) {
     throw new ProtocolError('bad_reply', 'reply body is malformed');
   }
   return reply;
+}
+
+// The replies a lookup serves, each {seq, blob} (blob as bytes), opened in the order served:
+// one outcome per entry, the reply or the ProtocolError that refused it (crypto/reply.py's
+// open_replies). Besides each reply's own checks, a reply whose signed `seq` is not the seq it
+// is served under, or whose seq was already opened, is refused (`reply_replayed`): the server
+// cannot show an old reply as a new one, or reorder them.
+export function openReplies(served, manifest, replyPublic, replySecret, caseId) {
+  const opened = new Set();
+  return served.map(({ seq, blob }) => {
+    let reply;
+    try {
+      reply = openReply(blob, manifest, replyPublic, replySecret, caseId);
+      if (!(isInt(seq) && reply.seq === seq)) {
+        throw new ProtocolError(REPLAYED, 'reply is served under another number than the desk signed');
+      }
+      if (opened.has(reply.seq)) throw new ProtocolError(REPLAYED, 'a reply with this number was already served');
+    } catch (error) {
+      if (error instanceof ProtocolError) return error;
+      throw error;
+    }
+    opened.add(reply.seq);
+    return reply;
+  });
 }

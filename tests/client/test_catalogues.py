@@ -60,6 +60,6 @@ def test_every_status_and_reply_error_has_a_message():
     english = catalogue("en")
     for status in STATUSES:
         assert f"status.{status}" in english and f"status.{status}_help" in english
-    for code in ("bad_signature", "decryption_failed", "wrong_case", "unknown_desk", "unknown_case",
+    for code in ("bad_signature", "decryption_failed", "wrong_case", "unknown_desk", "bad_reply", "reply_replayed", "unknown_case",
                  "case_key_invalid_character", "case_key_wrong_length", "case_key_bad_checksum"):
         assert f"errors.{code}" in english

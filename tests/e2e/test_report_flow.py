@@ -201,3 +201,23 @@ def test_mistyped_case_key_is_explained(page, stack):
     assert error.inner_text() == "The case key has a typing mistake. Check each character."
     assert page.get_by_label("Case key").get_attribute("aria-invalid") == "true"
     assert not [r for r in page.recorder.requests if "/lookup" in r["url"]], "a mistyped key must not be sent"
+
+
+def test_unknown_case_key_is_explained(page, stack):
+    # A well-formed key with no case behind it: the server answers 200 with found: false
+    # (the same size as a found case), and the page explains it as before.
+    from crypto import casekey
+
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/cases/lookup")) as answer:
+        page.goto(stack.base_url + "/")
+        page.get_by_role("button", name="I have a case key").click()
+        page.get_by_label("Case key").fill(casekey.encode(casekey.generate()))
+        page.get_by_role("button", name="Open").click()
+    assert answer.value.status == 200
+    assert answer.value.json()["found"] is False
+    error = page.locator("#case-key-error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == "No case was found for this key. Check it and try again."
+    assert page.get_by_label("Case key").get_attribute("aria-invalid") == "true"
+    assert page.locator("#view-case").is_hidden()
+    assert page.locator("#error").is_hidden()

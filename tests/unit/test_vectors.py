@@ -434,6 +434,16 @@ def _(v, d):
     expect_code(lambda: open_vector(v, d), v["code"])
 
 
+@section("reply", "served")
+def _(v, d):
+    parsed, cases = reply_context(d)
+    keys, cid = cases[v["case"]]
+    served = [(e["seq"], b64(e["blob_b64"])) for e in v["served"]]
+    outcomes = reply.open_replies(served, parsed, keys.reply_public, keys.reply_secret, cid)
+    got = [{"code": o.code} if isinstance(o, ProtocolError) else {"seq": o.seq} for o in outcomes]
+    assert got == v["expect"]
+
+
 # ---------------------------------------------------------------- report schema
 
 

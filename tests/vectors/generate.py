@@ -6,7 +6,7 @@ Run once, from the repository root, and commit the output with this script:
 
 or only the files that do not depend on randomness elsewhere, leaving the others untouched:
 
-    .venv/bin/python tests/vectors/generate.py report reply_notices
+    .venv/bin/python tests/vectors/generate.py report reply_notices reply_served
     .venv/bin/python tests/vectors/generate.py upload
     .venv/bin/python tests/vectors/generate.py pow
 
@@ -1629,6 +1629,56 @@ def gen_reply_notices() -> None:
     print(f"reply.json (notice sections): {len(text.encode()) // 1024} KiB")
 
 
+# ---------------------------------------------------------------- replies as a lookup serves them
+
+
+def gen_reply_served() -> None:
+    """Add the `served` section to reply.json: lists of (seq served under, blob) as a lookup
+    answers, opened with reply.open_replies. Made from the `valid` section's own blobs (and
+    one of them with a flipped byte), so nothing else in the file changes."""
+    path = OUT / "reply.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    key_a = case_key("reply/a")
+    a = kdf.derive_case_keys(key_a)
+    cid = kdf.case_id(a.lookup)
+    assert data["cases"]["a"] == {"case_key_text": casekey.encode(key_a), "case_id": cid}
+    blob = {}  # seq -> the first valid blob of case a with that seq
+    for v in data["valid"]:
+        if v["case"] == "a":
+            blob.setdefault(v["expect"]["seq"], base64.b64decode(v["blob_b64"]))
+    one, two, three = blob[1], blob[2], blob[3]
+    flipped = bytearray(two)
+    flipped[40] ^= 1
+
+    served = []
+
+    def add(label: str, entries: list[tuple[object, bytes]]) -> None:
+        outcomes = reply.open_replies(entries, MANIFEST, a.reply_public, a.reply_secret, cid)
+        expect = [{"code": o.code} if isinstance(o, ProtocolError) else {"seq": o.seq} for o in outcomes]
+        served.append({"label": label, "case": "a", "served": [{"seq": s, "blob_b64": b64encode(b)} for s, b in entries],
+                       "expect": expect})
+
+    add("in order", [(1, one), (2, two), (3, three)])
+    add("served in another order, each under its own seq", [(3, three), (1, one), (2, two)])
+    add("an old reply again under a later seq", [(1, one), (2, one)])
+    add("two replies swapped", [(1, two), (2, one)])
+    add("one reply served twice under its seq", [(1, one), (1, one)])
+    add("served under seq 0", [(0, one)])
+    add("served under a seq that is true", [(True, one)])
+    add("served under a seq that is text", [("1", one)])
+    add("a damaged reply keeps its own code, the rest open", [(1, one), (2, bytes(flipped)), (3, three)])
+    add("a damaged copy does not count as opened", [(2, bytes(flipped)), (2, two)])
+    assert [e["expect"] for e in served[2:5]] == [
+        [{"seq": 1}, {"code": "reply_replayed"}],
+        [{"code": "reply_replayed"}, {"code": "reply_replayed"}],
+        [{"seq": 1}, {"code": "reply_replayed"}],
+    ]
+    data["served"] = served
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    print(f"reply.json (served section): {len(text.encode()) // 1024} KiB")
+
+
 def main() -> None:
     assert unicodedata.normalize("NFKC", "Ａ") == "A"
     gen_encoding()
@@ -1642,12 +1692,13 @@ def main() -> None:
     gen_upload()
     gen_reply()
     gen_reply_notices()
+    gen_reply_served()
     gen_report()
     gen_pow()
 
 
 # Files that can be (re)written alone, without re-randomising every other file's ciphertexts.
-ONLY = {"report": gen_report, "reply_notices": gen_reply_notices, "upload": gen_upload, "pow": gen_pow}
+ONLY = {"report": gen_report, "reply_notices": gen_reply_notices, "reply_served": gen_reply_served, "upload": gen_upload, "pow": gen_pow}
 
 if __name__ == "__main__":
     if sys.argv[1:]:

@@ -324,6 +324,12 @@ export function runVectors(m, vectors) {
   each('reply', 'invalid', (v, w) => expectCode(w, () => open(v), v.code));
   each('reply', 'notice_valid', (v, w) => equalValue(w, open(v), replyView(v.expect)));
   each('reply', 'notice_invalid', (v, w) => expectCode(w, () => open(v), v.code));
+  each('reply', 'served', (v, w) => {
+    const c = cases[v.case];
+    const served = v.served.map((e) => ({ seq: e.seq, blob: fromB64(e.blob_b64) }));
+    const outcomes = reply.openReplies(served, replyManifest, c.keys.replyPublic, c.keys.replySecret, c.caseId);
+    equalValue(w, outcomes.map((o) => (o instanceof ProtocolError ? { code: o.code } : { seq: o.seq })), v.expect);
+  });
 
   // ---------------------------------------------------------------- report schema
   const schema = m.report_schema;

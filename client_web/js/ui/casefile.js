@@ -12,7 +12,8 @@ import * as casekey from '../casekey.js';
 import { deriveCaseKeys, caseId } from '../kdf.js';
 import { uploadRoot } from '../upload_keys.js';
 import { seal } from '../envelope.js';
-import { openReply } from '../reply.js';
+import { openReplies } from '../reply.js';
+import { ProtocolError } from '../errors.js';
 import { b64decode, b64encode } from '../encoding.js';
 import { parseFollowupUpdate } from '../report_schema.js';
 
@@ -28,12 +29,18 @@ export async function openCase(keyText) {
   const expectedId = caseId(keys.lookup);
   const replies = [];
   const refused = [];
+  const served = [];
   for (const item of found.replies) {
     try {
-      replies.push(openReply(b64decode(item.blob), manifest, keys.replyPublic, keys.replySecret, expectedId));
+      served.push({ seq: item.seq, blob: b64decode(item.blob) });
     } catch (error) {
       refused.push(error.code || 'generic');
     }
+  }
+  // Each reply must be served under the seq its desk signed, once (reply_replayed).
+  for (const outcome of openReplies(served, manifest, keys.replyPublic, keys.replySecret, expectedId)) {
+    if (outcome instanceof ProtocolError) refused.push(outcome.code);
+    else replies.push(outcome);
   }
   replies.sort((a, b) => a.seq - b.seq);
   return { keys, caseId: expectedId, day: found.day, replies, refused, manifest, uploadRoot: uploadRoot(key) };
