@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 
+import anyio
 from fastapi import FastAPI
 
 from .context import AppContext, load_deployment, load_manifest
 from .errors import CatchAllMiddleware, install_error_handlers
 from .ids import utc_today
-from .routes import desk, followups, intake, meta, status, uploads
+from .retention_task import CHECK_SECONDS, DailyPurge
+from .routes import desk, followups, intake, meta, status, uploads, withdraw
 from .security.desk_auth import DeskAuthenticator
 from .security.headers import SecurityHeadersMiddleware
 from .security.limits import JsonBodyLimitMiddleware
@@ -30,7 +32,12 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None, *, today: Callable[[], date] = utc_today) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    today: Callable[[], date] = utc_today,
+    purge_check_seconds: float = CHECK_SECONDS,
+) -> FastAPI:
     settings = settings or Settings()
     deployment_bytes, root_pk = load_deployment(settings.deployment)
     manifest_bytes, manifest = load_manifest(settings.manifest, root_pk)
@@ -54,9 +61,16 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
         today=today,
     )
 
+    daily_purge = DailyPurge(ctx, purge_check_seconds)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # Retention (server/retention.py): a purge at start, then once each new day.
+        await daily_purge.run_once()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(daily_purge.run_forever)
+            yield
+            tasks.cancel_scope.cancel()
         db.dispose()
 
     app = FastAPI(
@@ -71,7 +85,7 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (meta, uploads, intake, status, followups, desk):
+    for module in (meta, uploads, intake, status, followups, withdraw, desk):
         app.include_router(module.router)
     # Last, so every API route takes precedence over a file of the same name.
     app.mount("/", client_app(settings.client_dir), name="client")

@@ -17,6 +17,7 @@ from crypto.kdf import case_id as case_id_of
 from .context import AppContext
 from .errors import ApiError
 from .ids import is_hex32
+from .retention import case_expiry, extend_case
 from .storage.models import Case, Followup, Reply, Upload, UploadChunk
 from .uploads import unknown_upload, upload_in_use
 
@@ -107,7 +108,8 @@ def file_report(ctx: AppContext, lookup_b64: str, envelope_b64: str, upload_ids:
         with ctx.db.write() as session:
             if session.get(Case, case_id) is not None:
                 raise ApiError(409, "case_exists", "a case with this key already exists")
-            session.add(Case(case_id=case_id, created_day=day, report_envelope=envelope))
+            session.add(Case(case_id=case_id, created_day=day, report_envelope=envelope,
+                             expires_day=case_expiry(ctx.settings, day)))
             session.flush()
             _file_uploads(session, upload_ids, case_id, None)
     except IntegrityError:
@@ -133,6 +135,7 @@ def file_followup(ctx: AppContext, lookup_b64: str, envelope_b64: str, upload_id
                 session.add(Followup(case_id=case_id, seq=seq, created_day=day, envelope=envelope))
                 session.flush()
                 _file_uploads(session, upload_ids, case_id, seq)
+                extend_case(session, case_id, ctx.settings, day)
             return Filed(case_id, day, seq)
         except IntegrityError:
             continue  # another follow-up took this seq at the same moment (PostgreSQL): retry

@@ -13,7 +13,7 @@ from crypto.bundle import INBOUND, write_bundle
 from .context import AppContext
 from .errors import ApiError
 from .ids import new_id
-from .storage.models import Case, Followup, OutboundBundle, Upload
+from .storage.models import Case, Followup, OutboundBundle, Upload, Withdrawal
 
 
 class _Changed(Exception):
@@ -57,6 +57,12 @@ def _write(ctx: AppContext, desk_id: str, out: BinaryIO) -> str:
             .where(Upload.case_id.is_not(None))
             .order_by(Upload.case_id, Upload.followup_seq, Upload.upload_id)
         ).all()
+        # In the same read as the reports: a case withdrawn meanwhile is either still
+        # whole here or already gone with its withdrawal listed, never half of each.
+        withdrawals = session.execute(
+            select(Withdrawal.withdrawal_id, func.length(Withdrawal.envelope))
+            .order_by(Withdrawal.created_day, Withdrawal.withdrawal_id)
+        ).all()
         confirmed = list(
             session.scalars(
                 select(OutboundBundle.bundle_id)
@@ -87,6 +93,9 @@ def _write(ctx: AppContext, desk_id: str, out: BinaryIO) -> str:
             {"type": "attachment", "case_id": upload.case_id, "upload_id": upload.upload_id, "chunks": upload.chunks, "blob": len(blobs)}
         )
         blobs.append((upload.chunks * CHUNK_CIPHERTEXT, _attachment(ctx, upload.upload_id, upload.chunks)))
+    for withdrawal_id, size in withdrawals:
+        items.append({"type": "withdrawal", "withdrawal_id": withdrawal_id, "blob": len(blobs)})
+        blobs.append((size, _envelope(ctx, Withdrawal.envelope, (Withdrawal.withdrawal_id == withdrawal_id,), size)))
 
     bundle_id = new_id()
     header = {"v": 1, "bundle_id": bundle_id, "day": ctx.today().isoformat(), "items": items, "confirmed_outbound": confirmed}

@@ -1,6 +1,10 @@
 """Outbound bundles (desk -> server): acknowledgements that delete what the desk imported,
 and replies for submitters. Authenticated against the manifest, checked whole before
-anything is applied, then applied in one transaction."""
+anything is applied, then applied in one transaction.
+
+A case can vanish while a desk works offline (withdrawn, or expired): an acknowledgement of
+something the server no longer holds is a no-op, and a reply to a case it no longer holds
+is dropped (`replies_dropped`), so the desk's queue never jams on a case that is gone."""
 
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -13,12 +17,12 @@ from crypto.errors import ProtocolError
 from crypto.padding import MAX_MESSAGE
 from crypto.reply import SEAL_OVERHEAD, check_framing
 
-from .cases import unknown_case
 from .context import AppContext
 from .errors import ApiError
 from .ids import is_hex32
 from .storage.db import after_commit
-from .storage.models import Case, Followup, OutboundBundle, Reply, Upload, UploadChunk
+from .retention import extend_case, reply_expiry
+from .storage.models import Case, Followup, OutboundBundle, Reply, Upload, UploadChunk, Withdrawal
 from .uploads import unknown_upload
 
 MAX_REPLY_BYTES = 13 + SEAL_OVERHEAD + MAX_MESSAGE
@@ -29,6 +33,7 @@ class Applied:
     bundle_id: str
     replies_stored: int
     acks_applied: int
+    replies_dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class _Ack:
     case_id: str | None = None
     seq: int | None = None
     upload_id: str | None = None
+    withdrawal_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ def _parse_acks(raw: object) -> list[_Ack]:
             acks.append(_Ack("followup", case_id=ack["case_id"], seq=ack["seq"]))
         elif kind == "attachment" and is_hex32(ack.get("upload_id")):
             acks.append(_Ack("attachment", upload_id=ack["upload_id"]))
+        elif kind == "withdrawal" and is_hex32(ack.get("withdrawal_id")):
+            acks.append(_Ack("withdrawal", withdrawal_id=ack["withdrawal_id"]))
         else:
             raise _bad("an ack is malformed")
     return acks
@@ -135,23 +143,22 @@ def apply_outbound(ctx: AppContext, desk_id: str, spool: BinaryIO) -> Applied:
         except IntegrityError:
             raise ApiError(409, "bundle_replayed", "this bundle has already been applied") from None
 
+        # What no longer exists (withdrawn, expired, acknowledged before) needs no deleting.
         for ack in acks:
             if ack.type == "report":
-                done = session.execute(
+                session.execute(
                     update(Case).where(Case.case_id == ack.case_id).values(report_envelope=None)
                     .execution_options(synchronize_session=False)
-                ).rowcount
-                if done != 1:
-                    raise unknown_case()
+                )
             elif ack.type == "followup":
-                done = session.execute(
+                session.execute(
                     update(Followup)
                     .where(Followup.case_id == ack.case_id, Followup.seq == ack.seq)
                     .values(envelope=None)
                     .execution_options(synchronize_session=False)
-                ).rowcount
-                if done != 1:
-                    raise ApiError(404, "unknown_case", "no such follow-up")
+                )
+            elif ack.type == "withdrawal":
+                session.execute(delete(Withdrawal).where(Withdrawal.withdrawal_id == ack.withdrawal_id))
             else:
                 done = session.execute(
                     update(Upload)
@@ -159,21 +166,25 @@ def apply_outbound(ctx: AppContext, desk_id: str, spool: BinaryIO) -> Applied:
                     .values(acked=True)
                     .execution_options(synchronize_session=False)
                 ).rowcount
-                if done != 1:
-                    raise unknown_upload()
+                if done != 1 and session.get(Upload, ack.upload_id) is not None:
+                    raise unknown_upload()  # an upload no report or follow-up has filed
                 session.execute(delete(UploadChunk).where(UploadChunk.upload_id == ack.upload_id))
                 acked_uploads.append(ack.upload_id)
 
+        dropped = 0
         for ref in replies:
             blob = reply_blob(ref)
-            if session.scalar(select(Case.case_id).where(Case.case_id == ref.case_id)) is None:
-                raise unknown_case()
+            if session.scalar(select(Case.case_id).where(Case.case_id == ref.case_id).with_for_update()) is None:
+                dropped += 1  # withdrawn or expired: nobody can read it any more
+                continue
             existing = session.scalar(select(Reply.blob).where(Reply.case_id == ref.case_id, Reply.seq == ref.seq))
             if existing is None:
                 try:
-                    session.execute(insert(Reply).values(case_id=ref.case_id, seq=ref.seq, blob=blob, created_day=today))
+                    session.execute(insert(Reply).values(case_id=ref.case_id, seq=ref.seq, blob=blob, created_day=today,
+                                                         expires_day=reply_expiry(ctx.settings, today)))
                 except IntegrityError:  # stored at the same moment by a concurrent bundle
                     raise ApiError(409, "reply_conflict", "this reply was stored concurrently; resend") from None
+                extend_case(session, ref.case_id, ctx.settings, today)
             elif existing != blob:
                 raise ApiError(409, "reply_conflict", "a different reply with this case and sequence number is stored")
 
@@ -182,4 +193,4 @@ def apply_outbound(ctx: AppContext, desk_id: str, spool: BinaryIO) -> Applied:
                 ctx.blobs.delete_upload(upload_id)
 
         after_commit(session, remove_files)
-    return Applied(bundle_id, len(replies), len(acks))
+    return Applied(bundle_id, len(replies) - dropped, len(acks), dropped)

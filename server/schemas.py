@@ -65,6 +65,15 @@ class FollowupCreated(BaseModel):
     day: date
 
 
+class WithdrawRequest(_Request):
+    lookup: StrictStr
+    envelope: StrictStr = Field(description='b64 of a follow-up envelope whose body has "withdraw": true')
+
+
+class Withdrawn(BaseModel):
+    day: date
+
+
 class ReplyOut(BaseModel):
     seq: int
     day: date
@@ -87,6 +96,7 @@ class OutboundApplied(BaseModel):
     bundle_id: str
     replies_stored: int
     acks_applied: int
+    replies_dropped: int = Field(0, description="replies to cases the server no longer holds (withdrawn or expired)")
 
 
 class ErrorDetail(BaseModel):

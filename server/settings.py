@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     # Uploads never filed with a report or follow-up are purged once they are older than
     # this many whole days (so every upload gets at least this long to be filed).
     orphan_upload_days: int = 1
+    # Retention (server/retention.py): a case is kept case_retention_days after its last
+    # report, follow-up or reply, a reply reply_retention_days after it was stored, each
+    # plus a random 0..retention_spread_days so an expiry day does not tell the day of the
+    # activity behind it. Nothing still waiting for a desk ever expires.
+    case_retention_days: int = 365
+    reply_retention_days: int = 180
+    retention_spread_days: int = 30
 
     @field_validator("blob_dir", "manifest", "deployment", "desk_tokens", "client_dir", mode="after")
     @classmethod
@@ -67,6 +74,20 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("limits must be positive")
+        return value
+
+    @field_validator("case_retention_days", "reply_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("retention must be at least one day")
+        return value
+
+    @field_validator("retention_spread_days")
+    @classmethod
+    def _spread(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("the retention spread cannot be negative")
         return value
 
     @property

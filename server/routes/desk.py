@@ -11,7 +11,7 @@ from ..context import AppContext, get_ctx
 from ..errors import ApiError
 from ..inbound import build_inbound
 from ..outbound import apply_outbound
-from ..retention import purge_orphan_uploads, sweep_stray_blobs
+from ..retention import purge
 from ..schemas import OutboundApplied, errors
 from ..security.desk_auth import require_desk
 from ..security.limits import declared_length
@@ -35,11 +35,7 @@ def _stream(spool: BinaryIO) -> Iterator[bytes]:
     responses={200: {"content": {"application/octet-stream": {}}, "description": "an inbound bundle"}, **errors(401)},
 )
 def get_inbound(desk_id: str = Depends(require_desk), ctx: AppContext = Depends(get_ctx)) -> StreamingResponse:
-    today = ctx.today()
-    with ctx.db.write() as session:
-        purge_orphan_uploads(session, ctx.blobs, today, ctx.settings.orphan_upload_days)
-    with ctx.db.read() as session:
-        sweep_stray_blobs(session, ctx.blobs)
+    purge(ctx.db, ctx.blobs, ctx.settings, ctx.today())
     spool = ctx.blobs.spool()
     try:
         build_inbound(ctx, desk_id, spool)
@@ -82,4 +78,9 @@ async def post_outbound(request: Request, desk_id: str = Depends(require_desk)) 
         applied = await run_in_threadpool(apply_outbound, ctx, desk_id, spool)
     finally:
         spool.close()
-    return OutboundApplied(bundle_id=applied.bundle_id, replies_stored=applied.replies_stored, acks_applied=applied.acks_applied)
+    return OutboundApplied(
+        bundle_id=applied.bundle_id,
+        replies_stored=applied.replies_stored,
+        acks_applied=applied.acks_applied,
+        replies_dropped=applied.replies_dropped,
+    )

@@ -3,6 +3,8 @@
 No column holds an address, a user agent or a time finer than a day; a test checks it.
 Ciphertext bodies of reports and follow-ups live here (at most ~1 MiB each) and are set
 to NULL once the desk acknowledges them; attachment chunks live in the blob store.
+Cases and replies carry an `expires_day` (server/retention.py); a withdrawal is kept apart
+from any case, with nothing that names the case it withdrew.
 """
 
 from datetime import date
@@ -46,6 +48,10 @@ class Case(Base):
     created_day: Mapped[date] = mapped_column(Date)
     # The report envelope until the desk acknowledges it, then NULL.
     report_envelope: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Kept through this day, later only while something waits for a desk (retention.py).
+    # Always set; nullable only because SQLite cannot add a NOT NULL column without
+    # rebuilding a table other tables refer to (migration 0003 fills every row).
+    expires_day: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
 
 
 class Followup(Base):
@@ -107,6 +113,19 @@ class Reply(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     created_day: Mapped[date] = mapped_column(Date)
+    # Kept through this day (retention.py); always set, nullable as for cases.expires_day.
+    expires_day: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+
+
+class Withdrawal(Base):
+    """A withdrawal's sealed follow-up envelope, waiting for a desk. The case it withdrew is
+    deleted in the same transaction, and no column here names it: a random id and a day."""
+
+    __tablename__ = "withdrawals"
+
+    withdrawal_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    created_day: Mapped[date] = mapped_column(Date)
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OutboundBundle(Base):

@@ -21,7 +21,7 @@ from crypto.kdf import derive_case_keys
 from crypto.reply import Reply, seal_reply
 
 DAY = "2026-11-23"
-TABLES = ("cases", "followups", "uploads", "upload_chunks", "replies", "outbound_bundles")
+TABLES = ("cases", "followups", "uploads", "upload_chunks", "replies", "outbound_bundles", "withdrawals")
 
 
 class Submitter:

@@ -195,9 +195,9 @@ def test_acknowledgement_deletes_envelopes_and_chunk_files(client, env, org):
     bundle_id, data = outbound_bundle(desk, acks=acks)
     response = push(client, org, data)
     assert response.status_code == 200, response.text
-    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 0, "acks_applied": 4}
+    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 0, "acks_applied": 4, "replies_dropped": 0}
 
-    assert env.rows("cases") == [(s.case_id, DAY, None)]
+    assert [row[:3] for row in env.rows("cases")] == [(s.case_id, DAY, None)]
     assert env.rows("followups") == [(s.case_id, 1, DAY, None)]
     assert env.count("upload_chunks") == 0
     assert {r[5] for r in env.rows("uploads")} == {1}
@@ -228,7 +228,7 @@ def test_replies_are_stored_and_readable_only_by_the_case(client, env, org):
     bundle_id, data = outbound_bundle(desk, acks=[{"type": "report", "case_id": s.case_id}], replies=[(s.case_id, 1, r1), (s.case_id, 2, r2)])
     response = push(client, org, data)
     assert response.status_code == 200
-    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 2, "acks_applied": 1}
+    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 2, "acks_applied": 1, "replies_dropped": 0}
 
     view = client.post("/api/v1/cases/lookup", json={"lookup": s.lookup}).json()
     assert [(r["seq"], r["day"]) for r in view["replies"]] == [(1, DAY), (2, DAY)]
@@ -382,26 +382,37 @@ def test_reply_signed_by_another_desk_key_is_refused(client, env, org):
     refused_push(client, env, org, data, 400, "bad_reply")
 
 
-def test_unknown_case_or_upload_applies_nothing(client, env, org):
+def test_what_the_server_no_longer_holds_is_acknowledged_as_a_noop_and_its_replies_dropped(client, env, org):
+    """A case can vanish while the desk works offline (withdrawn, expired): acknowledging it
+    or replying to it must not jam every later outbound bundle."""
     desk = org.desks["desk-1"]
     s = Submitter()
     att = attachment(10)
     file_case(client, s, [desk], [att])
-    good_ack = {"type": "report", "case_id": s.case_id}
-    stranger = Submitter()
-    cases = [
-        ({"acks": [good_ack, {"type": "report", "case_id": stranger.case_id}]}, 404, "unknown_case"),
-        ({"acks": [good_ack, {"type": "followup", "case_id": s.case_id, "seq": 1}]}, 404, "unknown_case"),
-        ({"acks": [good_ack, {"type": "attachment", "upload_id": "e" * 32}]}, 404, "unknown_upload"),
-        ({"acks": [good_ack], "replies": [(stranger.case_id, 1, make_reply(desk, stranger, 1))]}, 404, "unknown_case"),
+    stranger = Submitter()  # never filed, as a withdrawn or expired case looks
+    acks = [
+        {"type": "report", "case_id": s.case_id},
+        {"type": "report", "case_id": stranger.case_id},
+        {"type": "followup", "case_id": s.case_id, "seq": 1},
+        {"type": "attachment", "upload_id": "e" * 32},
+        {"type": "withdrawal", "withdrawal_id": "d" * 32},
     ]
-    for kwargs, status, code in cases:
-        _, data = outbound_bundle(desk, **kwargs)
-        refused_push(client, env, org, data, status, code)
-    # An unfiled upload cannot be acknowledged either.
+    replies = [(stranger.case_id, 1, make_reply(desk, stranger, 1)), (s.case_id, 1, make_reply(desk, s, 1))]
+    bundle_id, data = outbound_bundle(desk, acks=acks, replies=replies)
+    response = push(client, org, data)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 1, "acks_applied": 5, "replies_dropped": 1}
+    assert [row[:3] for row in env.rows("cases")] == [(s.case_id, DAY, None)]
+    assert [row[:2] for row in env.rows("replies")] == [(s.case_id, 1)]
+
+
+def test_an_unfiled_upload_cannot_be_acknowledged(client, env, org):
+    desk = org.desks["desk-1"]
+    s = Submitter()
+    file_case(client, s, [desk])
     loose = attachment(10, seed=3)
     upload(client, loose)
-    _, data = outbound_bundle(desk, acks=[good_ack, {"type": "attachment", "upload_id": loose.upload_id}])
+    _, data = outbound_bundle(desk, acks=[{"type": "report", "case_id": s.case_id}, {"type": "attachment", "upload_id": loose.upload_id}])
     refused_push(client, env, org, data, 404, "unknown_upload")
 
 
@@ -446,7 +457,7 @@ def test_empty_outbound_bundle_is_recorded(client, env, org):
     bundle_id, data = outbound_bundle(org.desks["desk-1"])
     response = push(client, org, data)
     assert response.status_code == 200
-    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 0, "acks_applied": 0}
+    assert response.json() == {"bundle_id": bundle_id, "replies_stored": 0, "acks_applied": 0, "replies_dropped": 0}
     assert env.rows("outbound_bundles") == [(bundle_id, "desk-1", DAY)]
 
 
