@@ -16,10 +16,12 @@ const libsodium = require('libsodium-wrappers');
 await libsodium.ready;
 
 const names = ['sodium', 'errors', 'bytes', 'encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope',
-  'attachment', 'reply', 'report_schema', 'upload_keys'];
+  'attachment', 'reply', 'report_schema', 'upload_keys', 'pow'];
 const modules = {};
 for (const name of names) modules[name] = await import(join(clientWeb, 'js', `${name}.js`));
 modules.sodium.setSodium(libsodium);
+// As in the browser, where libsodium.js sets it: pow.js calls the library's own hash on its memory.
+globalThis.libsodium = require('libsodium');
 
 const vectors = {};
 for (const name of FILES) vectors[name] = JSON.parse(readFileSync(join(here, `${name}.json`), 'utf8'));

@@ -6,7 +6,7 @@
 // checked, which the Python side compares with the section lengths so that nothing is skipped.
 
 export const FILES = ['encoding', 'casekey', 'kdf', 'padding', 'signing', 'manifest', 'envelope', 'attachment', 'reply',
-  'report', 'upload'];
+  'report', 'upload', 'pow'];
 
 export async function fetchVectors(base) {
   const vectors = {};
@@ -456,6 +456,71 @@ export function runVectors(m, vectors) {
     expectCode(w, fn, v.code);
   });
 
+  // ---------------------------------------------------------------- proof of work
+  const pw = m.pow;
+  const sameHex = (bytes, text) => hex(bytes) === text;
+  each('pow', 'challenges', (v, w) => {
+    const raw = fromHex(v.challenge_hex);
+    const c = pw.parseChallenge(raw);
+    check(w, c.purpose === v.purpose && c.difficulty === v.difficulty && c.expires === v.expires, `fields ${show(c)}`);
+    check(w, sameHex(c.random, v.random_hex), 'random');
+    // The MAC is keyed BLAKE2b-32 of the first 27 bytes (the server's; checked with the platform's sodium).
+    check(w, sameHex(sodium.crypto_generichash(32, raw.subarray(0, 27), fromHex(v.key_hex)), v.challenge_hex.slice(54)), 'MAC');
+  });
+  each('pow', 'challenge_errors', (v, w) => expectCode(w, () => pw.parseChallenge(fromHex(v.challenge_hex)), v.code));
+  each('pow', 'mac_errors', (v, w) => {
+    const raw = fromHex(v.challenge_hex);
+    pw.parseChallenge(raw); // well formed: only the key tells
+    check(w, !sameHex(sodium.crypto_generichash(32, raw.subarray(0, 27), fromHex(v.key_hex)), v.challenge_hex.slice(54)),
+      'the MAC matches, want a mismatch');
+  });
+  each('pow', 'bindings', (v, w) => {
+    const binding = {
+      [pw.REPORT]: () => pw.reportBinding(v.case_id),
+      [pw.FOLLOWUP]: () => pw.followupBinding(v.case_id, pattern(v.envelope_size)),
+      [pw.UPLOAD]: () => pw.uploadBinding(fromHex(v.resume_hex)),
+    }[v.purpose]();
+    check(w, sameHex(binding, v.binding_hex), `binding ${hex(binding)}`);
+  });
+  each('pow', 'binding_errors', (v, w) => {
+    expectCode(w, () => pw.workHash(fromHex(v.challenge_hex), fromHex(v.binding_hex), 0), v.code);
+    expectCode(`${w} (searcher)`, () => new pw.Searcher(fromHex(v.challenge_hex), fromHex(v.binding_hex)), v.code);
+  });
+  each('pow', 'work', (v, w) => {
+    check(w, sameHex(pw.nonceBytes(v.nonce), v.nonce_le64_hex), `LE64 ${hex(pw.nonceBytes(v.nonce))}`);
+    const digest = pw.workHash(fromHex(v.challenge_hex), fromHex(v.binding_hex), v.nonce);
+    check(w, sameHex(digest, v.work_hex), `work ${hex(digest)}`);
+    check(w, pw.leadingZeroBits(digest) === v.zero_bits, `zero bits ${pw.leadingZeroBits(digest)}`);
+  });
+  each('pow', 'solutions', (v, w) => {
+    const c = fromHex(v.challenge_hex);
+    const b = fromHex(v.binding_hex);
+    check(w, pw.parseChallenge(c).difficulty === v.difficulty, 'difficulty');
+    // Both searchers: libsodium called on its own memory, and through the wrapper.
+    for (const direct of [true, false]) {
+      const first = pw.findNonce(c, b, { direct });
+      check(w, first === v.first_nonce, `first counter ${first} (direct ${direct})`);
+      const following = pw.findNonce(c, b, { start: v.first_nonce + 1, direct });
+      check(w, following === v.next_nonce, `next counter ${following} (direct ${direct})`);
+    }
+    check(w, pw.isSolution(c, b, v.first_nonce) && pw.isSolution(c, b, v.next_nonce), 'isSolution');
+    check(w, v.first_nonce === 0 || !pw.isSolution(c, b, v.first_nonce - 1), 'the counter before is no solution');
+    check(w, sameHex(pw.workHash(c, b, v.first_nonce), v.work_hex), 'work');
+  });
+  each('pow', 'nonce_errors', (v, w) => expectCode(w, () => pw.nonceBytes(v.nonce), v.code));
+  each('pow', 'zero_bits', (v, w) => check(w, pw.leadingZeroBits(fromHex(v.digest_hex)) === v.bits, 'zero bits'));
+  // Counters past 2^32 through the direct searcher (the high word carries over).
+  {
+    const s = vectors.pow.work.find((x) => x.nonce === 2 ** 32 - 1);
+    const searcher = new pw.Searcher(fromHex(s.challenge_hex), fromHex(s.binding_hex), { start: 2 ** 32 - 1 });
+    const bound = pw.parseChallenge(fromHex(s.challenge_hex)).difficulty;
+    check('pow/direct', searcher.direct, 'libsodium was not called directly (globalThis.libsodium missing or disagreeing)');
+    const found = searcher.run(2);
+    searcher.close();
+    const expected = [2 ** 32 - 1, 2 ** 32].find((n) => vectors.pow.work.find((x) => x.nonce === n).zero_bits >= bound);
+    check('pow/carry', found === (expected === undefined ? -1 : expected), `found ${found}`);
+  }
+
   return { counts, failures };
 }
 
@@ -538,4 +603,37 @@ export async function resumeForPython(m, request) {
     resume_index: up.resumeIndex(resume), header_b64: b64encode(first.params.header), chunks: first.params.chunks,
     ciphertext_b64: b64encode(m.bytes.concat(...before, ...after)), progress, aborted,
   };
+}
+
+// The page's solver (test_vectors_browser.py): the 16-bit solution found in slices of 2 ms
+// while a timer keeps firing (the page stays responsive), and an aborted solve.
+export async function solveInPage(m, vectors) {
+  const v = vectors.pow.solutions.find((s) => s.difficulty === 16);
+  const c = fromHex(v.challenge_hex);
+  const b = fromHex(v.binding_hex);
+  let ticks = 0;
+  const timer = setInterval(() => { ticks += 1; }, 1);
+  const slices = [];
+  const t0 = performance.now();
+  let nonce;
+  try {
+    nonce = await m.pow.solve(c, b, { sliceMs: 2, onProgress: (p) => slices.push(p.tries) });
+  } finally {
+    clearInterval(timer);
+  }
+  const ms = performance.now() - t0;
+  let aborted = 'no';
+  try {
+    const controller = new AbortController();
+    const pending = m.pow.solve(c, new Uint8Array(16), { sliceMs: 1, signal: controller.signal,
+      onProgress: () => controller.abort() });
+    await pending;
+  } catch (err) {
+    aborted = err.name;
+  }
+  const searcher = new m.pow.Searcher(c, b);
+  const direct = searcher.direct;
+  searcher.close();
+  return { nonce, want: v.first_nonce, slices: slices.length, increasing: slices.every((n, i) => i === 0 || n > slices[i - 1]),
+    ticks, ms, aborted, direct, hashesPerSecond: v.first_nonce / (ms / 1000) };
 }

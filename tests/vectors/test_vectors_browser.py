@@ -23,9 +23,9 @@ from .conftest import VECTORS
 pytestmark = pytest.mark.e2e  # drives a real Chromium (pyproject marker)
 
 FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply",
-         "report", "upload")
+         "report", "upload", "pow")
 MODULES = ("sodium", "errors", "bytes", "encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope",
-           "attachment", "reply", "report_schema", "upload_keys")
+           "attachment", "reply", "report_schema", "upload_keys", "pow")
 ATTACHMENT_SIZES = [0, 1, 1000, 262144, 262145, 600000]
 RESUME_REQUEST = {"case_key_text": "8VPH-K9QB-WRMW-18ZP-BH68-3MVX-VMNB", "size": 600000, "sent_before_drop": 1,
                   "piece_bytes": 250000}
@@ -51,10 +51,11 @@ RUN = """async ([modules, request, RESUME_REQUEST]) => {
   const vectorsMs = performance.now() - t0;
   const sealed = runner.sealForPython(m, request);
   const resumed = await runner.resumeForPython(m, RESUME_REQUEST);
+  const solved = await runner.solveInPage(m, vectors);
   // libsodium.js keeps useBackupModule on its module object until it swaps in the asm.js
   // build, so its presence tells which build is running.
   const build = typeof window.libsodium.useBackupModule === 'function' ? 'wasm' : 'asmjs';
-  return { ...result, sealed, resumed, build, webAssembly: typeof WebAssembly, loadMs, vectorsMs,
+  return { ...result, sealed, resumed, solved, build, webAssembly: typeof WebAssembly, loadMs, vectorsMs,
            sameInstance: m.sodium.getSodium() === window.sodium };
 }"""
 
@@ -234,6 +235,19 @@ def test_js_resumed_stream_opens_in_python(run):
     params = StreamParams(stream_key, base64.b64decode(r["header_b64"]), size, r["chunks"])
     assert r["chunks"] == 3
     assert attachment.open_bytes(params, base64.b64decode(r["ciphertext_b64"])) == data
+
+
+def test_proof_of_work_solved_in_slices(run):
+    """The page's solver finds the counter Python found, a few milliseconds at a time with
+    timers firing in between (the page is not frozen), calling libsodium's hash directly in
+    both builds, and stops when aborted."""
+    s = run["solved"]
+    assert s["nonce"] == s["want"]
+    assert s["slices"] >= 2 and s["increasing"], s
+    assert s["ticks"] >= 3, s  # a 1 ms interval (clamped to 4 ms by Chromium) kept firing
+    assert s["aborted"] == "AbortError"
+    assert s["direct"] is True
+    print(f"\n{run['mode']}: proof of work {s['hashesPerSecond']:.0f} hashes/s in 2 ms slices ({s['slices']} slices, {s['ms']:.0f} ms)")
 
 
 def test_timings_reported(run, record_property):

@@ -8,7 +8,7 @@ import subprocess
 from .conftest import CLIENT, VECTORS
 
 FILES = ("encoding", "casekey", "kdf", "padding", "signing", "manifest", "envelope", "attachment", "reply",
-         "report", "upload")
+         "report", "upload", "pow")
 
 
 def test_vectors_in_node():
