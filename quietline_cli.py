@@ -2,7 +2,7 @@
 
 import click
 
-from server.cli import serve
+from server.cli import serve, server
 from server.client_cli import client
 from workstation.cli import ws
 from workstation.keys_cli import keys
@@ -15,6 +15,7 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(server)
 main.add_command(client)
 main.add_command(keys)
 main.add_command(sync)

@@ -1,6 +1,11 @@
 """`quietline serve`: migrate the database to the latest schema, then run the server with
-no access log, no Server or Date header, no proxy headers, and address-free logs."""
+no access log, no Server or Date header, no proxy headers, and address-free logs.
 
+`quietline server holdings` shows what the server holds by age; `quietline server purge`
+applies the retention rules now (server/retention.py). Both read the QUIETLINE_* settings
+and refuse a database that is not at the latest migration."""
+
+import json
 import logging.config
 
 import click
@@ -37,6 +42,81 @@ def serve(host: str, port: int) -> None:
         proxy_headers=False,
         forwarded_allow_ips="",
         log_config=LOGGING_CONFIG,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def server() -> None:
+    """Look after the server's database (settings from QUIETLINE_* variables)."""
+
+
+def _open_database():
+    from .settings import Settings
+    from .storage.db import Database
+    from .storage.migrate import check_schema
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from None
+    db = Database(settings.database_url)
+    try:
+        check_schema(db.engine, settings.database_url)
+    except Exception as exc:  # noqa: BLE001 - not migrated, or no database at all
+        db.dispose()
+        message = str(exc) if isinstance(exc, RuntimeError) else f"cannot read the database ({type(exc).__name__})"
+        raise click.ClickException(message) from None
+    return settings, db
+
+
+@server.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def holdings(as_json: bool) -> None:
+    """What the server holds, counted by the age of each row's day."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .holdings import BUCKETS
+    from .holdings import holdings as count_holdings
+    from .ids import utc_today
+
+    _settings, db = _open_database()
+    try:
+        held = count_holdings(db, utc_today())
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps(held.to_json(), indent=2))
+        return
+    table = Table(title=f"What the server holds on {held.today.isoformat()}, by age")
+    table.add_column("")
+    for label, _ in BUCKETS:
+        table.add_column(label, justify="right")
+    table.add_column("total", justify="right")
+    for row in held.rows:
+        table.add_row(row.label, *(f"{row.by_age[label]:,}" for label, _ in BUCKETS), f"{row.total:,}")
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 160  # piped or captured: keep every column whole
+    console.print(table)
+
+
+@server.command()
+def purge() -> None:
+    """Apply the retention rules now: expired replies and idle expired cases, orphan
+    uploads, stray chunk files."""
+    from .ids import utc_today
+    from .retention import purge as run_purge
+    from .storage.blobs import LocalBlobStore
+
+    settings, db = _open_database()
+    try:
+        done = run_purge(db, LocalBlobStore(settings.blob_dir), settings, utc_today())
+    finally:
+        db.dispose()
+    click.echo(
+        f"purged {done.cases} expired case(s), {done.replies} expired reply(ies), "
+        f"{done.orphan_uploads} orphan upload(s), stray files of {done.stray_uploads} upload(s)"
     )
 
 
