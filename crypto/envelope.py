@@ -43,6 +43,8 @@ def seal(kind: str, body: dict, sign_secret: bytes, desks: tuple[DeskPublic, ...
         raise ValueError(f"unknown envelope kind {kind!r}")
     if not 1 <= len(desks) <= MAX_RECIPIENTS:
         raise ProtocolError("bad_recipients", f"an envelope has 1 to {MAX_RECIPIENTS} recipients")
+    if len({desk.key_id for desk in desks}) != len(desks):
+        raise ProtocolError("bad_recipients", "an envelope names each recipient once")
     body_bytes = json_bytes(body)
     inner = signing.sign(kind, body_bytes, sign_secret) + body_bytes
     data_key = secrets.token_bytes(32)
@@ -75,6 +77,8 @@ def parse_header(envelope: bytes, *, expect_kind: str | None = None) -> Envelope
     if body_length not in MESSAGE_BUCKETS:
         raise ProtocolError("bad_envelope", "envelope size is not a padding bucket")
     ids = tuple(envelope[7 + i * ENTRY_BYTES : 7 + i * ENTRY_BYTES + KEY_ID_BYTES] for i in range(count))
+    if len(set(ids)) != count:
+        raise ProtocolError("bad_recipients", "an envelope names each recipient once")
     return EnvelopeHeader(kind, ids, header_length, len(envelope))
 
 

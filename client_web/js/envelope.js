@@ -2,7 +2,7 @@
 // is signed with the case key, padded, encrypted under a random data key, and that key is
 // sealed to every desk in the manifest. The browser only seals; desks open them offline.
 import { ProtocolError } from './errors.js';
-import { concat, equal, utf8 } from './bytes.js';
+import { concat, equal, toHex, utf8 } from './bytes.js';
 import { jsonBytes } from './encoding.js';
 import { MESSAGE_BUCKETS, padMessage } from './padding.js';
 import { sign } from './signing.js';
@@ -23,6 +23,9 @@ export function seal(kind, body, signSecret, desks) {
   if (!Object.hasOwn(KINDS, kind)) throw new Error(`unknown envelope kind ${kind}`);
   if (desks.length < 1 || desks.length > MAX_RECIPIENTS) {
     throw new ProtocolError('bad_recipients', `an envelope has 1 to ${MAX_RECIPIENTS} recipients`);
+  }
+  if (new Set(desks.map((desk) => toHex(desk.keyId))).size !== desks.length) {
+    throw new ProtocolError('bad_recipients', 'an envelope names each recipient once');
   }
   const sodium = getSodium();
   const bodyBytes = jsonBytes(body);
@@ -65,6 +68,9 @@ export function parseHeader(envelope, { expectKind = null } = {}) {
   for (let i = 0; i < count; i += 1) {
     const start = 7 + i * ENTRY_BYTES;
     recipients.push(envelope.slice(start, start + KEY_ID_BYTES));
+  }
+  if (new Set(recipients.map(toHex)).size !== count) {
+    throw new ProtocolError('bad_recipients', 'an envelope names each recipient once');
   }
   return { kind, recipients, headerLength, totalLength: envelope.length };
 }

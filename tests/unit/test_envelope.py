@@ -167,6 +167,12 @@ def test_seal_refuses_recipient_count(case, n):
         seal("report", report_body(case), case.keys.sign_secret, desks)
 
 
+def test_seal_refuses_a_desk_twice(case, desks):
+    # parse_header would refuse the envelope: each recipient is named once.
+    with raises_code("bad_recipients"):
+        seal("report", report_body(case), case.keys.sign_secret, (desks[0].public, desks[1].public, desks[0].public))
+
+
 def test_seal_refuses_unknown_kind(case, desks):
     with pytest.raises(ValueError):
         seal("reply", report_body(case), case.keys.sign_secret, (desks[0].public,))
@@ -475,7 +481,8 @@ def test_open_random_envelopes(count, noise):
     data = data[: len(data) - len(noise)] + noise if noise else data
     exc = expect_protocol_error(open_as, data, desk)
     assert exc is not None
-    assert exc.code in ("decryption_failed", "bad_envelope")
+    # Entries sharing one key id are refused as framing, before any decryption.
+    assert exc.code in (("decryption_failed", "bad_envelope") if count == 1 else ("bad_recipients",))
 
 
 _RANDOM_DESK = DeskKeys.generate("random", "Random")

@@ -6,7 +6,7 @@ Run once, from the repository root, and commit the output with this script:
 
 or only the files that do not depend on randomness elsewhere, leaving the others untouched:
 
-    .venv/bin/python tests/vectors/generate.py report reply_notices reply_served
+    .venv/bin/python tests/vectors/generate.py report reply_notices reply_served envelope_duplicate
     .venv/bin/python tests/vectors/generate.py upload
     .venv/bin/python tests/vectors/generate.py pow
 
@@ -1629,6 +1629,30 @@ def gen_reply_notices() -> None:
     print(f"reply.json (notice sections): {len(text.encode()) // 1024} KiB")
 
 
+# ---------------------------------------------------------------- envelope: a recipient twice
+
+
+def gen_envelope_duplicate() -> None:
+    """Add to envelope.json's `invalid` section an envelope naming one recipient twice (made
+    from the first valid envelope, its count raised), leaving every other entry as it is."""
+    path = OUT / "envelope.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    label = "a recipient named twice"
+    data["invalid"] = [v for v in data["invalid"] if v["label"] != label]
+    env = base64.b64decode(data["valid"][0]["envelope_b64"])
+    n = env[6]
+    entries_end = 7 + n * 88
+    twice = env[:6] + bytes([n + 1]) + env[7:entries_end] + env[7:7 + 88] + env[entries_end:]
+    desk = DESKS[0]
+    code = code_of(lambda: envelope.open_envelope(twice, desk.public, desk.box_secret))
+    assert code == code_of(lambda: envelope.parse_header(twice)) == "bad_recipients"
+    data["invalid"].append({"label": label, "envelope_b64": b64encode(twice), "desk": desk.id, "code": code,
+                            "framing": True})
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    print(f"envelope.json (duplicate recipient): {len(text.encode()) // 1024} KiB")
+
+
 # ---------------------------------------------------------------- replies as a lookup serves them
 
 
@@ -1688,6 +1712,7 @@ def main() -> None:
     gen_signing()
     gen_manifest()
     gen_envelope()
+    gen_envelope_duplicate()
     gen_attachment()
     gen_upload()
     gen_reply()
@@ -1698,7 +1723,7 @@ def main() -> None:
 
 
 # Files that can be (re)written alone, without re-randomising every other file's ciphertexts.
-ONLY = {"report": gen_report, "reply_notices": gen_reply_notices, "reply_served": gen_reply_served, "upload": gen_upload, "pow": gen_pow}
+ONLY = {"envelope_duplicate": gen_envelope_duplicate, "report": gen_report, "reply_notices": gen_reply_notices, "reply_served": gen_reply_served, "upload": gen_upload, "pow": gen_pow}
 
 if __name__ == "__main__":
     if sys.argv[1:]:
