@@ -17,6 +17,7 @@ from crypto.kdf import case_id as case_id_of
 from .context import AppContext
 from .errors import ApiError
 from .ids import is_hex32
+from .quotas import check_followup_limits, check_storage
 from .retention import case_expiry, extend_case
 from .storage.models import Case, Followup, Reply, Upload, UploadChunk
 from .uploads import unknown_upload, upload_in_use
@@ -108,6 +109,7 @@ def file_report(ctx: AppContext, lookup_b64: str, envelope_b64: str, upload_ids:
         with ctx.db.write() as session:
             if session.get(Case, case_id) is not None:
                 raise ApiError(409, "case_exists", "a case with this key already exists")
+            check_storage(session, ctx.settings, envelope_bytes=len(envelope))
             session.add(Case(case_id=case_id, created_day=day, report_envelope=envelope,
                              expires_day=case_expiry(ctx.settings, day)))
             session.flush()
@@ -130,6 +132,8 @@ def file_followup(ctx: AppContext, lookup_b64: str, envelope_b64: str, upload_id
                 locked = session.scalar(select(Case.case_id).where(Case.case_id == case_id).with_for_update())
                 if locked is None:
                     raise unknown_case()
+                check_followup_limits(session, ctx.settings, case_id, day)
+                check_storage(session, ctx.settings, envelope_bytes=len(envelope))
                 last = session.scalar(select(func.max(Followup.seq)).where(Followup.case_id == case_id))
                 seq = (last or 0) + 1
                 session.add(Followup(case_id=case_id, seq=seq, created_day=day, envelope=envelope))

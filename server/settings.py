@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     case_retention_days: int = 365
     reply_retention_days: int = 180
     retention_spread_days: int = 30
+    # Per-case follow-up limits (server/quotas.py): follow-ups filed to one case on one day,
+    # and follow-ups of one case still waiting for a desk; beyond them 429 followup_limit.
+    followups_per_case_per_day: int = 20
+    followups_pending_per_case: int = 100
+    # Storage quotas (server/quotas.py), beyond which intake answers 507 storage_full:
+    # all ciphertext waiting for a desk (envelopes not yet acknowledged, and every upload
+    # not yet acknowledged at its declared chunk count), and uploads not yet filed.
+    storage_quota_bytes: int = 50 * 1024**3
+    unfiled_upload_quota_bytes: int = 10 * 1024**3
 
     @field_validator("blob_dir", "manifest", "deployment", "desk_tokens", "client_dir", mode="after")
     @classmethod
@@ -69,7 +78,9 @@ class Settings(BaseSettings):
     def _absolute_sqlite(cls, value: str) -> str:
         return resolve_database_url(value)
 
-    @field_validator("max_chunks", "max_uploads_per_envelope", "max_envelope_bytes", "max_outbound_bundle_bytes")
+    @field_validator("max_chunks", "max_uploads_per_envelope", "max_envelope_bytes", "max_outbound_bundle_bytes",
+                     "followups_per_case_per_day", "followups_pending_per_case", "storage_quota_bytes",
+                     "unfiled_upload_quota_bytes")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:

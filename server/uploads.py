@@ -15,6 +15,7 @@ from crypto.upload import RESUME_BYTES, resume_index
 from .context import AppContext
 from .errors import ApiError
 from .ids import is_hex32, new_id
+from .quotas import check_storage
 from .storage.models import Upload, UploadChunk
 
 
@@ -71,6 +72,8 @@ def create_upload(ctx: AppContext, chunks: int, resume: str | None = None, heade
         with ctx.db.write() as session:
             if index is not None and session.scalar(select(Upload.upload_id).where(Upload.resume_index == index)):
                 raise upload_exists()
+            # Reserved now at its declared size, so chunks sent later never overrun a quota.
+            check_storage(session, ctx.settings, upload_chunks=chunks)
             session.add(Upload(upload_id=upload_id, chunks=chunks, created_day=ctx.today(), acked=False,
                                resume_index=index, stream_header=stream_header))
     except IntegrityError:

@@ -9,7 +9,7 @@ from ..schemas import FollowupCreate, FollowupCreated, errors
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-@router.post("/followups", status_code=201, response_model=FollowupCreated, responses=errors(400, 404, 409, 413, 422))
+@router.post("/followups", status_code=201, response_model=FollowupCreated, responses=errors(400, 404, 409, 413, 422, 429, 507))
 def post_followup(body: FollowupCreate, ctx: AppContext = Depends(get_ctx)) -> FollowupCreated:
     filed = file_followup(ctx, body.lookup, body.envelope, body.uploads)
     return FollowupCreated(seq=filed.seq, day=filed.day)

@@ -9,7 +9,7 @@ from ..schemas import CaseCreate, CaseCreated, errors
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-@router.post("", status_code=201, response_model=CaseCreated, responses=errors(400, 404, 409, 413, 422))
+@router.post("", status_code=201, response_model=CaseCreated, responses=errors(400, 404, 409, 413, 422, 507))
 def post_case(body: CaseCreate, ctx: AppContext = Depends(get_ctx)) -> CaseCreated:
     filed = file_report(ctx, body.lookup, body.envelope, body.uploads)
     return CaseCreated(case_id=filed.case_id, day=filed.day)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 _OCTETS = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}
 
 
-@router.post("", status_code=201, response_model=UploadCreated, responses=errors(400, 409, 413, 422))
+@router.post("", status_code=201, response_model=UploadCreated, responses=errors(400, 409, 413, 422, 507))
 def post_upload(body: UploadCreate, ctx: AppContext = Depends(get_ctx)) -> UploadCreated:
     state = create_upload(ctx, body.chunks, body.resume, body.header)
     return UploadCreated(upload_id=state.upload_id, chunks=state.chunks, chunk_bytes=CHUNK_CIPHERTEXT)

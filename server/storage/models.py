@@ -128,6 +128,18 @@ class Withdrawal(Base):
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# Partial indexes for the quota sums (server/quotas.py, migration 0004): each holds only the
+# rows still waiting, so the sums read those and nothing that has been acknowledged
+# (unfiled uploads are found by ix_uploads_case).
+def _waiting_index(name: str, *columns, where) -> Index:
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+_waiting_index("ix_cases_waiting", Case.case_id, where=Case.report_envelope.is_not(None))
+_waiting_index("ix_followups_waiting", Followup.case_id, Followup.seq, where=Followup.envelope.is_not(None))
+_waiting_index("ix_uploads_unacked", Upload.chunks, where=Upload.acked.is_(False))
+
+
 class OutboundBundle(Base):
     """Outbound bundles applied, kept to refuse replays and to confirm them to the desk."""
 

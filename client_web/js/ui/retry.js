@@ -14,10 +14,15 @@ export const RETRY_POLICY = Object.freeze({
   giveUpAfterMs: 10 * 60 * 1000,
 });
 
+// Refusals whose status says "later" but that the same request would meet again for hours
+// (a case's follow-ups for the day, a full server): shown to the person at once instead.
+const LASTING = new Set(['followup_limit', 'storage_full']);
+
 // 408 (request timeout) and 429 (too many requests) are "later", not "no".
 export function isTransient(error) {
   if (!error) return false;
   if (error.code === 'network') return true;
+  if (LASTING.has(error.code)) return false;
   const status = Number(error.status) || 0;
   return status >= 500 || status === 408 || status === 429;
 }

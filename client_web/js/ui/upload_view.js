@@ -37,6 +37,8 @@ export function uploadErrorText(error) {
     case 'too_many_uploads': return t('upload.error_too_many');
     case 'file_unreadable': return t('upload.error_unreadable');
     case 'upload_incomplete': return t('upload.error_incomplete');
+    case 'storage_full': return t('errors.storage_full');
+    case 'followup_limit': return t('errors.followup_limit');
     case 'bad_chunk_size':
     case 'bad_chunk_index':
     case 'bad_chunk_count':
