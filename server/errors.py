@@ -6,7 +6,9 @@ to the client or into a log line.
 """
 
 import logging
+import os
 import traceback
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -112,11 +114,20 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
+_OURS = tuple(str(Path(__file__).resolve().parent.parent / part) + os.sep for part in ("server", "crypto"))
+
+
 def scrubbed_location(exc: BaseException) -> str:
-    """Exception type and the innermost frame's file and line: never its message, which
-    could carry request data (SQL parameters, identifiers)."""
+    """Exception type, the innermost frame's file and line and, when that is in a library,
+    the innermost of our own frames: never its message, which could carry request data
+    (SQL parameters, identifiers, paths)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    if not frames:
+        return type(exc).__name__
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}"
+    ours = next((f for f in reversed(frames) if f.filename.startswith(_OURS)), None)
+    if ours is not None and ours is not frames[-1]:
+        where += f" (from {ours.filename}:{ours.lineno})"
     return f"{type(exc).__name__}{where}"
 
 

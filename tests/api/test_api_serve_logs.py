@@ -1,18 +1,22 @@
 """`quietline serve` (server.cli.serve) in a real process on a loopback port: it migrates a
 fresh database itself, answers, and never writes a client address or user agent to its
 output, whatever the request (including 404, 422 and 401 answers and a forged
-X-Forwarded-For)."""
+X-Forwarded-For), and, for real 500s (a broken blob store, tables gone from under it), no
+lookup token, identifier or request body either: only the exception's type and place."""
 
 import json
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 
 import httpx
 
+from crypto.attachment import CHUNK_CIPHERTEXT
 from crypto.encoding import b64encode
 from server.settings import REPO_ROOT
 
@@ -20,6 +24,7 @@ from .support import Submitter
 
 USER_AGENT = "QuietlineProbe/9.9 (marker-ua-5f1c2e)"
 FORWARDED = "203.0.113.77"
+BODY_MARKER = b"BODY-MARKER-9d4a1b-"
 
 
 def free_port() -> int:
@@ -79,6 +84,27 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
                 "bad_chunk": http.put("/api/v1/uploads/" + "0" * 32 + "/chunks/0", content=b"x").status_code,
             }
             first = http.get("/deployment.json")
+
+            # Real faults, 500 internal_error each, on requests full of request data.
+            # 1. The blob store's uploads folder is replaced by a file: storing a chunk fails
+            #    (as root, so not by permissions) with an OSError naming the upload's path.
+            upload_id = http.post("/api/v1/uploads", json={"chunks": 1}).json()["upload_id"]
+            shutil.rmtree(env.blob_dir / "uploads")
+            (env.blob_dir / "uploads").write_bytes(b"not a folder")
+            chunk = (BODY_MARKER * (CHUNK_CIPHERTEXT // len(BODY_MARKER) + 1))[:CHUNK_CIPHERTEXT]
+            faults = [http.put(f"/api/v1/uploads/{upload_id}/chunks/0", content=chunk)]
+            # 2. Tables vanish under the running server: a lookup and a report intake fail
+            #    in SQL whose parameters hold the case id, the upload id and the envelope.
+            with sqlite3.connect(db_path) as db:
+                db.execute("DROP TABLE replies")
+                db.execute("DROP TABLE upload_chunks")
+            faults.append(http.post("/api/v1/cases/lookup", json={"lookup": s.lookup}))
+            other = Submitter()
+            envelope_b64 = b64encode(other.report([org.desks["desk-1"]]))
+            faults.append(http.post("/api/v1/cases", json={"lookup": other.lookup, "envelope": envelope_b64, "uploads": [upload_id]}))
+        for fault in faults:
+            assert fault.status_code == 500, fault.text
+            assert fault.json() == {"error": {"code": "internal_error", "message": "internal server error"}}
         assert results == {
             "index": 200,
             "missing": 404,
@@ -109,5 +135,17 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
     assert USER_AGENT not in output and "marker-ua" not in output, output
     assert FORWARDED not in output, output
     assert "GET /" not in output and "POST /" not in output, output
+    # The faults were logged (type and place only) ...
+    assert output.count("internal error: ") == 3, output
+    assert "NotADirectoryError" in output and "OperationalError" in output, output
+    assert "(from " + str(REPO_ROOT / "server" / "storage" / "blobs.py") in output, output  # where in our code
+    # ... and nothing of the requests behind them: no lookup token, no case or upload id
+    # (exception messages and SQL parameters stay out), no body bytes.
+    for lookup in (s.lookup, other.lookup):
+        assert lookup not in output and lookup[:16] not in output, output
+    assert s.case_id not in output and other.case_id not in output, output
+    assert upload_id not in output, output
+    assert BODY_MARKER.decode() not in output and envelope_b64[:24] not in output, output
+    assert "[SQL:" not in output and "no such table" not in output, output
     assert json.loads(env.deployment_path.read_text())["org"] == "Test Organisation"
     assert db_path.exists()
