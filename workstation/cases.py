@@ -4,7 +4,12 @@ Record kinds (all encrypted, see vault.py), each grouped under its case:
 
     case        {case_id, day, lang, reply_pk, sign_pk, report, attachments: [upload_id],
                  envelope: digest, bundle_id, imported}
-    followup    {case_id, seq, id, day, text, attachments: [upload_id], envelope: digest}
+    followup    {case_id, seq, id, day, text, attachments: [upload_id], envelope: digest,
+                 consent, victim_consent, withdraw, and for a withdrawal the server
+                 delivered apart: withdrawal_id, server_deleted: true}
+    withdrawal  {withdrawal_id, state: "applied", imported, case_id, seq}, or for a case
+                 never imported {withdrawal_id, state: "case_never_seen", imported,
+                 claimed_case_id, envelope: b64} (unverifiable until its report arrives)
     attachment  {upload_id, case_id, parent: "report" | seq, name, type, size, chunks,
                  state: "expected" | "stored", and while expected the stream key and header}
     reply       {case_id, seq, status, text, day, desk, blob, state, bundles}   (replies.py)
@@ -21,6 +26,7 @@ from .files import atomic_writer
 from .vault import Vault
 
 CASE, FOLLOWUP, ATTACHMENT, REPLY = "case", "followup", "attachment", "reply"
+WITHDRAWAL = "withdrawal"  # {withdrawal_id, state, imported, case_id + seq | claimed_case_id + envelope}
 EXPECTED, STORED = "expected", "stored"
 MIN_PREFIX = 4
 _HEX = re.compile(r"[0-9a-f]+")  # always fullmatch

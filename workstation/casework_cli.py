@@ -343,6 +343,8 @@ def followup_change_lines(followup: dict) -> list[Text]:
             lines.append(text(f"  changes the {whose} consent: {'; '.join(answered)}"))
     if followup.get("withdraw"):
         lines.append(text("  WITHDRAWS CONSENT: every use is refused from now on", "bold"))
+    if followup.get("server_deleted"):
+        lines.append(text("  the server deleted the case and all it held when the person withdrew: nothing more will come by it"))
     return lines
 
 

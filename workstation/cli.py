@@ -21,7 +21,7 @@ from .consent import case_consent
 from .errors import CommandGroup, WorkstationError, one_line, printable
 from .exporter import export_bundle
 from .exports_cli import COMMANDS as EXPORT_COMMANDS
-from .importer import import_bundle
+from .importer import ALREADY, APPLIED, NEVER_SEEN, import_bundle
 from .keys_cli import REPO_ROOT, write_desk_public
 from .replies import write_reply
 from .vault import KDF_PROFILES, Vault
@@ -140,14 +140,29 @@ def import_cmd(state: WsContext, bundle: Path) -> None:
         click.echo(f"  {label}: {result.new[kind]} new, {result.already[kind]} already in the vault")
     if result.confirmed_bundles:
         click.echo(f"  outbound bundles confirmed by the server: {result.confirmed_bundles}")
+    _echo_withdrawals(result.withdrawals)
     for refusal in result.refused:
         click.echo(f"  REFUSED {refusal.item}: {refusal.code}: {printable(refusal.message)}")
     if result.refused:
         click.echo(f"  {plural(len(result.refused), 'item')} refused: not imported and not acknowledged, so the server keeps them.")
 
 
+def _echo_withdrawals(withdrawals) -> None:
+    if not withdrawals:
+        return
+    new = [w for w in withdrawals if w.outcome != ALREADY]
+    click.echo(f"  withdrawals: {len(new)} new, {len(withdrawals) - len(new)} already in the vault")
+    for w in new:
+        if w.outcome == APPLIED:
+            click.echo(f"  WITHDRAWN case {w.case_id[:8]}: every consent is now no; the server deleted the case and all it held")
+        else:
+            click.echo(f"  WITHDRAWN before the desk pulled it (withdrawal {w.withdrawal_id[:8]}): the server deleted the case, "
+                       "so no case data exists here; recorded and acknowledged")
+
+
 def _import_detail(result) -> dict:
     """What an import changed, in counts: never a case id or anything a report says."""
+    outcomes = [w.outcome for w in result.withdrawals]
     return {
         "bundle_id": result.bundle_id,
         "seen_before": result.seen_before,
@@ -155,6 +170,7 @@ def _import_detail(result) -> dict:
         "already": dict(result.already),
         "refused": len(result.refused),
         "confirmed_bundles": result.confirmed_bundles,
+        "withdrawals": {state: outcomes.count(state) for state in (APPLIED, NEVER_SEEN, ALREADY)},
     }
 
 
@@ -289,6 +305,7 @@ def case_document(vault: Vault, detail) -> dict:
                 "consent": f.get("consent"),
                 "victim_consent": f.get("victim_consent"),
                 "withdraw": bool(f.get("withdraw")),
+                "server_deleted": bool(f.get("server_deleted")),
             }
             for f in detail.followups
         ],

@@ -5,7 +5,7 @@ only through a later inbound bundle's `confirmed_outbound`, so a lost or unpushe
 costs nothing but a re-send (the server treats the same reply bytes again as a no-op).
 
 Record kinds:
-    ack       {ack: {type, case_id | upload_id, seq?}, state, bundles}
+    ack       {ack: {type, case_id | upload_id | withdrawal_id, seq?}, state, bundles}
     outbound  {bundle_id, day, acks: [rid hex], replies: [rid hex], confirmed: day | None}
 """
 
@@ -22,7 +22,7 @@ from .replies import CONFIRMED, EXPORTED, PENDING
 from .vault import Vault
 
 ACK, OUTBOUND_KIND = "ack", "outbound"
-_ACK_ORDER = {"report": 0, "followup": 1, "attachment": 2}
+_ACK_ORDER = {"report": 0, "followup": 1, "attachment": 2, "withdrawal": 3}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class ExportResult:
 
 
 def _ack_rid(vault: Vault, ack: dict) -> bytes:
+    if ack["type"] == "withdrawal":
+        return vault.rid(ACK, "withdrawal", ack["withdrawal_id"])
     return vault.rid(ACK, ack["type"], ack.get("case_id"), ack.get("seq"), ack.get("upload_id"))
 
 

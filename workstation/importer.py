@@ -8,7 +8,14 @@ key signed:
   and the `case_id` it signed is the one the server filed it under;
 - a follow-up verifies with the case's stored `sign_pk` and names the same case;
 - an attachment is known from a descriptor inside a verified report or follow-up of the
-  same case, and decrypts with that descriptor's key, chunk by chunk, to the end.
+  same case, and decrypts with that descriptor's key, chunk by chunk, to the end;
+- a withdrawal (the server deleted the case when the person withdrew, and names no case)
+  opens with the desk's keys and names its case inside. If that case is in the vault, it
+  must verify with the case's `sign_pk` and withdraw; it is then kept as the case's next
+  follow-up, exactly as a withdrawing follow-up (every consent no), noting that the server
+  deleted the case. If the case was never imported (withdrawn before the desk pulled its
+  report), only the fact is recorded, with the sealed envelope, in case the report still
+  arrives in an older bundle: it is verified and applied then.
 
 An item that fails is refused with its code, never stored and never acknowledged (so the
 server keeps it for a later look). The whole import is one transaction: it commits fully
@@ -31,7 +38,7 @@ from crypto.manifest import DAY
 from crypto.padding import MAX_MESSAGE
 from crypto.report import parse_followup_update, parse_report
 
-from .cases import ATTACHMENT, CASE, EXPECTED, FOLLOWUP, STORED, get_case
+from .cases import ATTACHMENT, CASE, EXPECTED, FOLLOWUP, STORED, WITHDRAWAL, get_case
 from .exporter import confirm_outbound, queue_ack
 from .files import today
 from .vault import Vault
@@ -49,6 +56,16 @@ class Refusal:
     message: str
 
 
+APPLIED, NEVER_SEEN, ALREADY = "applied", "case_never_seen", "already"
+
+
+@dataclass(frozen=True)
+class WithdrawalSeen:
+    withdrawal_id: str
+    outcome: str  # APPLIED (to case_id), NEVER_SEEN (no case data exists) or ALREADY
+    case_id: str | None = None  # only once verified against a case in the vault
+
+
 @dataclass
 class ImportResult:
     bundle_id: str
@@ -58,6 +75,7 @@ class ImportResult:
     already: dict = field(default_factory=lambda: {"report": 0, "followup": 0, "attachment": 0})
     refused: list[Refusal] = field(default_factory=list)
     confirmed_bundles: int = 0
+    withdrawals: list[WithdrawalSeen] = field(default_factory=list)
 
 
 def _digest(data: bytes) -> str:
@@ -74,6 +92,31 @@ def _int(value: object, what: str, minimum: int) -> int:
     if not is_int(value) or value < minimum:
         raise ProtocolError("bad_item", f"{what} must be an integer of at least {minimum}")
     return value
+
+
+def _followup_fields(body: dict, case_id: str):
+    """A verified follow-up body's fields, checked: its id and its consent update."""
+    if body.get("case_id") != case_id:
+        raise ProtocolError("wrong_case", "the follow-up was signed for another case than the one it was filed under")
+    if not (is_int(body.get("v")) and body["v"] == 1):  # `true` is not 1
+        raise ProtocolError("unsupported_version", "follow-up body version is not supported")
+    followup_id = _hex32(body.get("id"), "follow-up id")
+    if not isinstance(body.get("text"), str) or not DAY.fullmatch(str(body.get("day"))):
+        raise ProtocolError("bad_followup", "follow-up body lacks its text or day")
+    return followup_id, parse_followup_update(body)
+
+
+def _followup_record(body: dict, followup_id: str, update, digest: str, attachments: list[str]) -> dict:
+    return {
+        "id": followup_id,
+        "day": body["day"],
+        "text": body["text"],
+        "attachments": attachments,
+        "envelope": digest,
+        "consent": update.consent.to_json() if update.consent else None,
+        "victim_consent": update.victim_consent.to_json() if update.victim_consent else None,
+        "withdraw": update.withdraw,
+    }
 
 
 def _descriptors(body: dict, case_id: str, parent) -> list[dict]:
@@ -193,6 +236,7 @@ class _Importer:
             group=self.vault.case_group(case_id),
         )
         queue_ack(self.vault, {"type": "report", "case_id": case_id})
+        self._pending_withdrawals(get_case(self.vault, case_id))
         return "new"
 
     def followup(self, item: dict) -> str:
@@ -207,18 +251,15 @@ class _Importer:
             raise ProtocolError("wrong_kind", f"expected a follow-up envelope, got a {opened.kind}")
         opened.verify(b64decode(case["sign_pk"], length=32))
         body = opened.body
-        if body.get("case_id") != case_id:
-            raise ProtocolError("wrong_case", "the follow-up was signed for another case than the one it was filed under")
-        if not (is_int(body.get("v")) and body["v"] == 1):  # `true` is not 1
-            raise ProtocolError("unsupported_version", "follow-up body version is not supported")
-        followup_id = _hex32(body.get("id"), "follow-up id")
-        if not isinstance(body.get("text"), str) or not DAY.fullmatch(str(body.get("day"))):
-            raise ProtocolError("bad_followup", "follow-up body lacks its text or day")
-        update = parse_followup_update(body)
+        followup_id, update = _followup_fields(body, case_id)
         digest = _digest(envelope)
         group = self.vault.case_group(case_id)
         rid = self.vault.rid(FOLLOWUP, case_id, seq)
         existing = self.vault.get(FOLLOWUP, rid)
+        if existing is not None and existing.get("withdrawal_id") and existing["envelope"] != digest:
+            # A withdrawal took this number before this older follow-up arrived: it moves on.
+            self._put_followup(case_id, self._next_seq(case_id), existing)
+            existing = None
         if existing is not None:
             if existing["envelope"] != digest:
                 raise ProtocolError("followup_conflict", f"a different follow-up {seq} of this case is already in the vault")
@@ -227,25 +268,81 @@ class _Importer:
             raise ProtocolError("followup_replayed", "this follow-up is already in the vault under another number")
         attachments = _descriptors(body, case_id, seq)
         self._expect(attachments)
-        self.vault.put(
-            FOLLOWUP,
-            rid,
-            {
-                "case_id": case_id,
-                "seq": seq,
-                "id": followup_id,
-                "day": body["day"],
-                "text": body["text"],
-                "attachments": [a["upload_id"] for a in attachments],
-                "envelope": digest,
-                "consent": update.consent.to_json() if update.consent else None,
-                "victim_consent": update.victim_consent.to_json() if update.victim_consent else None,
-                "withdraw": update.withdraw,
-            },
-            group=group,
-        )
+        self._put_followup(case_id, seq, _followup_record(body, followup_id, update, digest, [a["upload_id"] for a in attachments]))
         queue_ack(self.vault, {"type": "followup", "case_id": case_id, "seq": seq})
         return "new"
+
+    def _put_followup(self, case_id: str, seq: int, record: dict) -> None:
+        record = {**record, "case_id": case_id, "seq": seq}
+        self.vault.put(FOLLOWUP, self.vault.rid(FOLLOWUP, case_id, seq), record, group=self.vault.case_group(case_id))
+
+    def _next_seq(self, case_id: str) -> int:
+        return 1 + max((f["seq"] for _, f in self.vault.records(FOLLOWUP, group=self.vault.case_group(case_id))), default=0)
+
+    # -- withdrawals ------------------------------------------------------------------------
+
+    def withdrawal(self, item: dict) -> str:
+        withdrawal_id = _hex32(item.get("withdrawal_id"), "withdrawal_id")
+        rid = self.vault.rid(WITHDRAWAL, withdrawal_id)
+        if self.vault.get(WITHDRAWAL, rid) is not None:
+            self.result.withdrawals.append(WithdrawalSeen(withdrawal_id, ALREADY))
+            return "already"
+        envelope = self._envelope(item)
+        opened = open_envelope(envelope, self.desk.public, self.desk.box_secret)
+        if opened.kind != "followup":
+            raise ProtocolError("wrong_kind", f"expected a follow-up envelope, got a {opened.kind}")
+        case_id = _hex32(opened.body.get("case_id"), "the withdrawn case's id")
+        case = get_case(self.vault, case_id)
+        if case is None:
+            # The person withdrew before the desk pulled the report: the server deleted it,
+            # so no case data exists. Nothing can be verified yet (the signing key is in
+            # the report), but the body must at least claim to withdraw.
+            if opened.body.get("withdraw") is not True:
+                raise ProtocolError("not_a_withdrawal", "the envelope's follow-up does not withdraw the report")
+            self.vault.put(WITHDRAWAL, rid, {"withdrawal_id": withdrawal_id, "state": NEVER_SEEN, "imported": today(),
+                                             "claimed_case_id": case_id, "envelope": b64encode(envelope)})
+            seen = WithdrawalSeen(withdrawal_id, NEVER_SEEN)
+        else:
+            self._apply_withdrawal(case, withdrawal_id, envelope, opened)
+            seen = WithdrawalSeen(withdrawal_id, APPLIED, case_id)
+        queue_ack(self.vault, {"type": "withdrawal", "withdrawal_id": withdrawal_id})
+        self.result.withdrawals.append(seen)
+        return "new"
+
+    def _apply_withdrawal(self, case: dict, withdrawal_id: str, envelope: bytes, opened) -> None:
+        """Verified with the case's key and withdrawing: kept as the case's next follow-up,
+        exactly what a withdrawing follow-up does (every consent no from now on)."""
+        case_id = case["case_id"]
+        opened.verify(b64decode(case["sign_pk"], length=32))  # bad_signature
+        followup_id, update = _followup_fields(opened.body, case_id)
+        if not update.withdraw:
+            raise ProtocolError("not_a_withdrawal", "the withdrawal's follow-up does not withdraw the report")
+        group = self.vault.case_group(case_id)
+        already = [f for _, f in self.vault.records(FOLLOWUP, group=group) if f["id"] == followup_id]
+        if already and not already[0].get("withdraw"):
+            raise ProtocolError("followup_replayed", "this follow-up is already in the vault under another number")
+        seq = already[0]["seq"] if already else self._next_seq(case_id)
+        # Its attachments, if any, were deleted with the case: none is expected.
+        record = _followup_record(opened.body, followup_id, update, _digest(envelope), [])
+        self._put_followup(case_id, seq, {**(already[0] if already else record), "withdrawal_id": withdrawal_id, "server_deleted": True})
+        self.vault.put(WITHDRAWAL, self.vault.rid(WITHDRAWAL, withdrawal_id),
+                       {"withdrawal_id": withdrawal_id, "state": APPLIED, "imported": today(), "case_id": case_id, "seq": seq},
+                       group=group)
+
+    def _pending_withdrawals(self, case: dict) -> None:
+        """A report imported after its withdrawal (from an older bundle): apply the
+        withdrawal now if it verifies with this report's key; a forgery stays unapplied."""
+        for _, record in self.vault.records(WITHDRAWAL):
+            if record["state"] != NEVER_SEEN or record["claimed_case_id"] != case["case_id"]:
+                continue
+            envelope = b64decode(record["envelope"])
+            try:
+                with self.vault.transaction():
+                    self._apply_withdrawal(case, record["withdrawal_id"], envelope,
+                                           open_envelope(envelope, self.desk.public, self.desk.box_secret))
+            except ProtocolError:
+                continue
+            self.result.withdrawals.append(WithdrawalSeen(record["withdrawal_id"], APPLIED, case["case_id"]))
 
     def _expect(self, attachments: list[dict]) -> None:
         for record in attachments:
@@ -290,10 +387,11 @@ class _Importer:
     # -- the whole bundle -------------------------------------------------------------------
 
     def run(self, items: list) -> None:
-        handlers = {"report": self.report, "followup": self.followup, "attachment": self.attachment}
+        handlers = {"report": self.report, "followup": self.followup, "attachment": self.attachment,
+                    "withdrawal": self.withdrawal}
         # Reports before the follow-ups that need their keys, follow-ups in order, then the
-        # attachments their descriptors announce.
-        rank = {"report": 0, "followup": 1, "attachment": 2}
+        # attachments their descriptors announce, then withdrawals (after what they end).
+        rank = {"report": 0, "followup": 1, "attachment": 2, "withdrawal": 3}
         ordered = sorted(
             (item for item in items if isinstance(item, dict)),
             key=lambda i: (rank.get(i.get("type"), 3), str(i.get("case_id")), i.get("seq") if isinstance(i.get("seq"), int) else 0),
@@ -313,7 +411,8 @@ class _Importer:
             except ProtocolError as exc:
                 self.result.refused.append(Refusal(_describe(item), exc.code, exc.message))
                 continue
-            (self.result.new if outcome == "new" else self.result.already)[kind] += 1
+            if kind in self.result.new:  # withdrawals are listed in result.withdrawals
+                (self.result.new if outcome == "new" else self.result.already)[kind] += 1
         confirmed = self.bundle.header.get("confirmed_outbound", [])
         if isinstance(confirmed, list):
             self.result.confirmed_bundles = confirm_outbound(self.vault, confirmed)
@@ -325,6 +424,9 @@ def _describe(item: dict) -> str:
     kind = item.get("type")
     if kind == "followup":
         return f"follow-up {item.get('seq')!s:.10} of case {case}"
+    if kind == "withdrawal":
+        withdrawal = item.get("withdrawal_id")
+        return f"withdrawal {withdrawal[:8] if isinstance(withdrawal, str) and HEX32.fullmatch(withdrawal) else '?'}"
     if kind == "attachment":
         upload = item.get("upload_id")
         upload = upload[:8] if isinstance(upload, str) and HEX32.fullmatch(upload) else "?"

@@ -158,6 +158,12 @@ class InboundBundle:
         )
         return self
 
+    def add_withdrawal(self, message: Message, withdrawal_id: str | None = None) -> str:
+        """A withdrawal as the server lists it: a random id and the envelope, no case id."""
+        withdrawal_id = withdrawal_id or secrets.token_hex(16)
+        self.items.append({"type": "withdrawal", "withdrawal_id": withdrawal_id, "blob": self._blob([message.envelope])})
+        return withdrawal_id
+
     def write(self, path: Path, *, bundle_id: str | None = None) -> Path:
         header = {
             "v": 1,
