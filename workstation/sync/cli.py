@@ -135,12 +135,13 @@ def pull_cmd(config_path: Path, out: Path) -> None:
     """Download everything the server holds for the desk as one inbound bundle."""
     bundle = pull(SyncConfig.load(config_path), out)
     items = bundle.header.get("items", [])
-    kinds = {kind: sum(1 for i in items if isinstance(i, dict) and i.get("type") == kind) for kind in ("report", "followup", "attachment")}
+    kinds = {kind: sum(1 for i in items if isinstance(i, dict) and i.get("type") == kind)
+             for kind in ("report", "followup", "attachment", "withdrawal")}
     confirmed = len(bundle.header.get("confirmed_outbound", []) or [])
     click.echo(
         f"bundle {bundle.header['bundle_id']} -> {out} ({os.path.getsize(out)} bytes): "
         f"{kinds['report']} report(s), {kinds['followup']} follow-up(s), {kinds['attachment']} attachment(s), "
-        f"{confirmed} outbound bundle(s) confirmed"
+        f"{kinds['withdrawal']} withdrawal(s), {confirmed} outbound bundle(s) confirmed"
     )
 
 
@@ -150,7 +151,9 @@ def pull_cmd(config_path: Path, out: Path) -> None:
 def push_cmd(config_path: Path, file: Path) -> None:
     """Upload an outbound bundle made by `quietline ws export`."""
     result = push(SyncConfig.load(config_path), file)
+    dropped = result.get("replies_dropped") or 0
     click.echo(
         f"bundle {result.get('bundle_id')} applied: {result.get('replies_stored')} reply(ies) stored, "
         f"{result.get('acks_applied')} acknowledgement(s) applied"
+        + (f", {dropped} reply(ies) dropped: their cases are no longer on the server (withdrawn or expired)" if dropped else "")
     )
