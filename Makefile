@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench install python-deps web-deps chromium gpg dev-keys clean
+.PHONY: run test bench fuzz install python-deps web-deps chromium gpg dev-keys clean
 
 run: install gpg dev-keys
 	@echo "Quietline is starting: open http://127.0.0.1:8470/ (Ctrl-C stops it)"
@@ -19,6 +19,16 @@ test: install chromium gpg
 # Page weight and load times on an emulated Slow 3G link (CDP), written to docs/BENCHMARKS.md.
 bench: install chromium
 	$(BIN)/python bench/web_load.py --runs 5 --write docs/BENCHMARKS.md
+
+# The Atheris target for the bundle, envelope, reply and manifest parsers, for FUZZ_SECONDS
+# (make test runs it briefly). The corpus grows in var/fuzz/corpus across runs; a crash is
+# saved as var/fuzz/crash-* and fails the run. Atheris ships libFuzzer in its wheel.
+FUZZ_SECONDS ?= 600
+fuzz: python-deps
+	mkdir -p var/fuzz/corpus
+	$(BIN)/python tests/fuzz/fuzz_parsers.py --write-corpus var/fuzz/corpus
+	$(BIN)/python tests/fuzz/fuzz_parsers.py var/fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=var/fuzz/
 
 install: python-deps web-deps
 
