@@ -521,7 +521,7 @@ def _filing_rows() -> list[Tamper]:
         Tamper("followup: a report filed as a follow-up", "followup", VALID["followup"], swapped_in(lambda w: w.report_a),
                Expect(server="wrong_kind", workstation="wrong_kind", python="wrong_kind", browser="wrong_kind")),
         Tamper("followup: replayed, filed again as the next follow-up", "followup", VALID["followup"], replayed_followup,
-               Expect(server=ACCEPTED, workstation="followup_replayed")),
+               Expect(server="followup_exists", workstation="followup_replayed")),
     ]
 
 
