@@ -193,4 +193,6 @@ def apply_outbound(ctx: AppContext, desk_id: str, spool: BinaryIO) -> Applied:
                 ctx.blobs.delete_upload(upload_id)
 
         after_commit(session, remove_files)
+    if acks:
+        ctx.db.forget_deleted()
     return Applied(bundle_id, len(replies) - dropped, len(acks), dropped)

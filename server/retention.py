@@ -165,6 +165,8 @@ def purge(db: Database, blobs: BlobStore, settings: Settings, today: date) -> Pu
         replies = purge_expired_replies(session, today)
         cases = purge_expired_cases(session, blobs, today)
         orphans = purge_orphan_uploads(session, blobs, today, settings.orphan_upload_days)
+    if replies or cases or orphans:
+        db.forget_deleted()
     with db.read() as session:
         stray = sweep_stray_blobs(session, blobs)
     return Purged(replies, len(cases), len(orphans), len(stray))

@@ -31,4 +31,5 @@ def withdraw_case(ctx: AppContext, lookup_b64: str, envelope_b64: str) -> date:
             raise unknown_case()
         delete_cases(session, ctx.blobs, [case_id])
         session.execute(insert(Withdrawal).values(withdrawal_id=new_id(), created_day=day, envelope=envelope))
+    ctx.db.forget_deleted()
     return day

@@ -101,5 +101,23 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
+    def forget_deleted(self) -> None:
+        """Leave no copy of rows just deleted (a withdrawn or expired case, acknowledged
+        ciphertext) in the -wal file: SQLite keeps the older versions of changed pages there
+        until they happen to be overwritten, even after a checkpoint. This copies the log into
+        the database file (where secure_delete has zeroed the rows) and truncates it to
+        nothing. A no-op on PostgreSQL."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cursor.close()
+        finally:
+            connection.close()
+        if busy:
+            log.warning("the write-ahead log was not truncated (a reader was busy); the next deletion tries again")
+
     def dispose(self) -> None:
         self.engine.dispose()

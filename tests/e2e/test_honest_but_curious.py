@@ -230,7 +230,7 @@ def search(places: list[Holding], needles: list[Needle]) -> list[str]:
         for needle in needles:
             at = place.data.find(needle.data)
             if at >= 0:
-                context = place.data[max(0, at - 40): at + len(needle.data) + 40]
+                context = place.data[max(0, at - 24): at + len(needle.data) + 24]
                 found.append(f"{needle.label} ({needle.form}) in {place.where} at byte {at}: {context!r}")
     return found
 
@@ -313,6 +313,16 @@ def rows_naming(stack, case_id: str) -> list[str]:
         for column, value in row.items()
         if value is not None and needle in (value if isinstance(value, bytes) else str(value).encode())
     ]
+
+
+def traces_in_files(stack, needles: list[Needle]) -> list[str]:
+    """Bytes of deleted rows still in the server's files: SQLite keeps old copies of pages in
+    the -wal file (and, without secure_delete, in free pages) after a row is gone."""
+    return search([Holding(f"file {p.relative_to(stack.var_dir)}", p.read_bytes(), False) for p in server_files(stack)], needles)
+
+
+def middle(data: bytes, size: int = 32) -> bytes:
+    return data[len(data) // 2: len(data) // 2 + size]
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -512,6 +522,12 @@ def test_the_server_learns_nothing_from_many_real_flows(chromium, stack, tmp_pat
         assert any(label in lab and value in en_files for value, lab in canaries.labels.items() if lab.startswith("en ")), label
     rows, _ = db_dump(stack)
     assert len(rows["replies"]) == 4, rows["replies"]
+    withdrawn = cases["fr"]
+    gone_with_the_case = [Needle("the withdrawn case's case_id", "hex", withdrawn.case_id.encode())] + [
+        Needle("ciphertext of the withdrawn case's reply", "raw bytes", middle(row["blob"]))
+        for row in rows["replies"] if row["case_id"] == withdrawn.case_id
+    ]
+    assert len(gone_with_the_case) == 2
 
     # -- the submitters read the replies; two add information, one withdraws ---------------------
     followups = {}
@@ -531,7 +547,6 @@ def test_the_server_learns_nothing_from_many_real_flows(chromium, stack, tmp_pat
             page.click("#withdraw-start")
             page.click("#withdraw-yes")
             page.wait_for_selector("#withdraw-sent:not([hidden])", timeout=60_000)
-    withdrawn = cases["fr"]
     assert page.locator("#error").is_hidden(), page.inner_text("#error")
     assert recorder.page_errors == [], recorder.page_errors
 
@@ -558,6 +573,7 @@ def test_the_server_learns_nothing_from_many_real_flows(chromium, stack, tmp_pat
     check_server("with the follow-ups and the withdrawal waiting")
     # Withdrawal deletes the case at once (asserted last, so that every other check runs).
     named_after_withdrawal = rows_naming(stack, withdrawn.case_id)
+    traces_after_withdrawal = traces_in_files(stack, gone_with_the_case)
 
     # -- the desk imports the rest and acknowledges everything ----------------------------------------
     desk_round(stack, tmp_path, "second", {})
@@ -570,7 +586,22 @@ def test_the_server_learns_nothing_from_many_real_flows(chromium, stack, tmp_pat
     assert not [p for p in stack.blob_dir.rglob("*") if p.is_file()], "acknowledged chunks must be deleted"
     check_server("after every item was acknowledged")
     context.close()
+    # What the desk acknowledged is deleted: no copy of any envelope's ciphertext is left in
+    # the database file or its -wal.
+    acked = [
+        Needle(f"ciphertext of the envelope sent by request {i} ({r['url'].rsplit('/api/v1/', 1)[-1]})", "raw bytes",
+               middle(base64.b64decode(json.loads(r["body"])["envelope"])))
+        for i, r in enumerate(recorder.requests)
+        if r["method"] == "POST" and r["url"].endswith(("/api/v1/cases", "/api/v1/cases/followups", "/api/v1/cases/withdraw"))
+    ]
+    assert len(acked) >= 6 + 2 + 1, [n.label for n in acked]
+    traces = traces_in_files(stack, acked)
+    assert not traces, f"acknowledged ciphertext is still in the server's files:{describe(traces)}"
     assert not named_after_withdrawal, \
         f"right after its withdrawal, the withdrawn case {withdrawn.case_id} was still named by rows: {named_after_withdrawal}"
     named = rows_naming(stack, withdrawn.case_id)
     assert not named, f"after the desk's import, the withdrawn case {withdrawn.case_id} is still named by rows: {named}"
+    assert not traces_after_withdrawal, \
+        f"right after its withdrawal, the withdrawn case was still in the server's files:{describe(traces_after_withdrawal)}"
+    traces = traces_in_files(stack, gone_with_the_case)
+    assert not traces, f"after the desk's import, the withdrawn case is still in the server's files:{describe(traces)}"
