@@ -19,8 +19,10 @@ the browser's user agent. It searches every request the browser sent (URL, heade
 for the canaries and case keys (lookup tokens only where expected: POST bodies). It checks
 the stored rows: each envelope, reply and withdrawal is a padding bucket plus its fixed
 overhead (docs/PROTOCOL.md), each upload's chunk count a bucket and each chunk file one
-chunk, each date-like column a `YYYY-MM-DD` day and nothing finer anywhere; and that the
-withdrawn case's `case_id` is in no row of any table.
+chunk, each date-like column a `YYYY-MM-DD` day and nothing finer anywhere; that the
+withdrawn case's `case_id` is in no row of any table; and that no copy of acknowledged
+ciphertext, nor of the withdrawn case's id or reply, is left in the database file or its
+-wal (SQLite keeps old pages there unless the server truncates it).
 
 Controls keep the search honest: the workstation decrypts the canaries (they were really
 typed and sent), the user agent and loopback address were really in the requests the server
