@@ -15,7 +15,7 @@ Layers, per artifact:
 
 | artifact | server | workstation | python (crypto/) | browser (client_web/js in Chromium) |
 |---|---|---|---|---|
-| report, followup | filed through the API | `ws import` of an inbound bundle filing it | `parse_header` then `open_envelope` as desk-1 | `parseHeader` (framing: the page only seals) |
+| report, followup, withdrawal | filed through the API (a withdrawal: `POST /cases/withdraw`) | `ws import` of an inbound bundle carrying it | `parse_header` then `open_envelope` as desk-1 | `parseHeader` (framing: the page only seals) |
 | reply | in desk-1's outbound bundle | — | `open_replies` for case a | `openReplies` for case a |
 | inbound | — | `ws import` | `read_bundle` | — |
 | outbound | `POST /desk/outbound` | — | `read_bundle` with the manifest | — |
@@ -49,11 +49,16 @@ CIPHERTEXT_AT = NONCE_AT + 24
 class Filed:
     """An envelope as a submitter files it and an inbound bundle then carries it."""
 
-    kind: str  # where it is filed: "report" (a new case) or "followup"
+    kind: str  # where it is filed: "report" (a new case), "followup" or "withdrawal"
     case: str  # the case it is filed under: "a" or "b"
     envelope: bytes
     seq: int = 1  # a follow-up's number
     before: tuple["Filed", ...] = ()  # filed first and accepted (a replay files one again)
+
+    @property
+    def envelope_kind(self) -> str:
+        """The envelope kind its filing expects: a withdrawal is a follow-up envelope."""
+        return "report" if self.kind == "report" else "followup"
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ Artifact = Union[Filed, Served, BundleFile, ManifestFile, Stream]
 VALID: dict[str, Callable[[World], Artifact]] = {
     "report": lambda w: Filed("report", "a", w.report_a),
     "followup": lambda w: Filed("followup", "a", w.followup_a),
+    "withdrawal": lambda w: Filed("withdrawal", "a", w.withdrawal_a),
     "reply": lambda w: Served("a", ((1, w.r1), (2, w.r2))),
     "inbound": lambda w: BundleFile(w.inbound()),
     "outbound": lambda w: BundleFile(w.outbound()),
@@ -271,7 +277,7 @@ def same(w, artifact):
 
 
 def _envelope_rows(kind: str) -> list[Tamper]:
-    """The byte-level changes, alike for a report and a follow-up."""
+    """The byte-level changes, alike for a report, a follow-up and a withdrawal."""
     valid = VALID[kind]
     other = "followup" if kind == "report" else "report"
 
@@ -318,10 +324,12 @@ def _envelope_rows(kind: str) -> list[Tamper]:
 def _sealed_to_outsider(w: World, kind: str) -> bytes:
     from crypto.envelope import seal
 
-    from .world import followup_body, report_body
+    from .world import followup_body, report_body, withdrawal_body
 
-    body = report_body(w.a) if kind == "report" else followup_body(w.a, "a2" * 16)
-    return seal(kind, body, w.a.keys.sign_secret, (w.outsider.public,))
+    if kind == "report":
+        return seal("report", report_body(w.a), w.a.keys.sign_secret, (w.outsider.public,))
+    body = withdrawal_body(w.a, "a2" * 16) if kind == "withdrawal" else followup_body(w.a, "a2" * 16)
+    return seal("followup", body, w.a.keys.sign_secret, (w.outsider.public,))
 
 
 def _reply_rows() -> list[Tamper]:
@@ -522,12 +530,21 @@ def _filing_rows() -> list[Tamper]:
                Expect(server="wrong_kind", workstation="wrong_kind", python="wrong_kind", browser="wrong_kind")),
         Tamper("followup: replayed, filed again as the next follow-up", "followup", VALID["followup"], replayed_followup,
                Expect(server="followup_exists", workstation="followup_replayed")),
+        # The server deletes the case whose lookup withdraws it; only the desk can tell whose
+        # withdrawal the sealed envelope is.
+        Tamper("withdrawal: naming case a, signed with case b's key", "withdrawal", VALID["withdrawal"],
+               swapped_in(lambda w: w.withdrawal_a_signed_by_b), Expect(server=ACCEPTED, workstation="bad_signature")),
+        Tamper("withdrawal: a follow-up that does not withdraw", "withdrawal", VALID["withdrawal"],
+               swapped_in(lambda w: w.followup_a), Expect(server=ACCEPTED, workstation="not_a_withdrawal")),
+        Tamper("withdrawal: a report instead", "withdrawal", VALID["withdrawal"], swapped_in(lambda w: w.report_a),
+               Expect(server="wrong_kind", workstation="wrong_kind", python="wrong_kind", browser="wrong_kind")),
     ]
 
 
 CASES: list[Tamper] = [
     *_envelope_rows("report"),
     *_envelope_rows("followup"),
+    *_envelope_rows("withdrawal"),
     *_filing_rows(),
     *_reply_rows(),
     *_inbound_rows(),

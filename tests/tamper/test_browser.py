@@ -23,7 +23,7 @@ from .world import DAY
 pytestmark = pytest.mark.e2e  # drives a real Chromium (pyproject marker)
 
 MODULES = ("sodium", "errors", "encoding", "casekey", "kdf", "manifest", "envelope", "reply", "attachment")
-BROWSER_KINDS = ("report", "followup", "reply", "manifest", "attachment")
+BROWSER_KINDS = ("report", "followup", "withdrawal", "reply", "manifest", "attachment")
 
 RUN = """async ({ modules, cases, manifestRef, root, attachment, pool, checks }) => {
   const m = {};
@@ -89,7 +89,7 @@ class Pool:
 
 def browser_check(name: str, artifact, pool: Pool) -> dict:
     if isinstance(artifact, Filed):
-        return {"name": name, "op": "envelope", "envelope": pool.ref(artifact.envelope), "kind": artifact.kind}
+        return {"name": name, "op": "envelope", "envelope": pool.ref(artifact.envelope), "kind": artifact.envelope_kind}
     if isinstance(artifact, Served):
         return {"name": name, "op": "reply", "case": artifact.case,
                 "replies": [[seq, pool.ref(blob)] for seq, blob in artifact.replies]}
@@ -203,11 +203,11 @@ def test_valid_artifact_is_accepted(results, kind):
 @pytest.mark.parametrize("tamper", rows_for("browser"), ids=ids(rows_for("browser")))
 def test_tampered_artifact_is_refused(results, world, tamper):
     check(results[tamper.name], tamper.expect.browser, tamper.name)
-    if tamper.artifact in ("report", "followup"):
+    if tamper.artifact in ("report", "followup", "withdrawal"):
         # The page's framing check and crypto/'s are one rule: the same verdict.
         artifact = tamper.build(world)
         try:
-            parse_header(artifact.envelope, expect_kind=artifact.kind)
+            parse_header(artifact.envelope, expect_kind=artifact.envelope_kind)
             python = ACCEPTED
         except ProtocolError as exc:
             python = exc.code

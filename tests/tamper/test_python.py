@@ -25,8 +25,8 @@ def python_outcomes(world: World, kind: str, artifact) -> list[str]:
         opened = open_replies(artifact.replies, manifest, case.keys.reply_public, case.keys.reply_secret, case.case_id)
         return [o.code if isinstance(o, ProtocolError) else ACCEPTED for o in opened]
     try:
-        if kind in ("report", "followup"):
-            parse_header(artifact.envelope, expect_kind=artifact.kind)
+        if kind in ("report", "followup", "withdrawal"):
+            parse_header(artifact.envelope, expect_kind=artifact.envelope_kind)
             open_envelope(artifact.envelope, world.desk1.public, world.desk1.box_secret)
         elif kind == "inbound":
             read_bundle(io.BytesIO(artifact.data), INBOUND)

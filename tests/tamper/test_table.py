@@ -10,6 +10,7 @@ from .table import ACCEPTED, CASES, LAYERS, VALID, ids
 HANDLED_BY = {
     "report": {"server", "workstation", "python", "browser"},
     "followup": {"server", "workstation", "python", "browser"},
+    "withdrawal": {"server", "workstation", "python", "browser"},
     "reply": {"server", "python", "browser"},
     "inbound": {"workstation", "python"},
     "outbound": {"server", "python"},

@@ -86,6 +86,8 @@ def item_of(world: World, filed: Filed) -> tuple[dict, bytes]:
     case_id = world.case(filed.case).case_id
     if filed.kind == "report":
         return {"type": "report", "case_id": case_id, "uploads": []}, filed.envelope
+    if filed.kind == "withdrawal":  # the server names no case: only the sealed body does
+        return {"type": "withdrawal", "withdrawal_id": secrets.token_hex(16)}, filed.envelope
     return {"type": "followup", "case_id": case_id, "seq": filed.seq, "uploads": []}, filed.envelope
 
 
@@ -97,7 +99,7 @@ def attachment_item(world: World, stream: Stream) -> tuple[dict, bytes]:
 def base_items(world: World, kind: str, artifact) -> list[tuple[dict, bytes]]:
     """What the vault holds before the artifact arrives: the cases' reports for a follow-up,
     the report naming the attachment, and whatever a replay replays."""
-    if kind == "followup":
+    if kind in ("followup", "withdrawal"):
         reports = [({"type": "report", "case_id": c.case_id, "uploads": []}, world.report_of(c.name)) for c in (world.a, world.b)]
         return reports + [item_of(world, f) for f in artifact.before]
     if kind == "attachment":
@@ -129,12 +131,15 @@ def deliver(desk: Desk, kind: str, artifact) -> tuple[Path, object]:
     return path, desk.run_import(path)
 
 
-@pytest.mark.parametrize("kind", [k for k in VALID if k in ("report", "followup", "inbound", "attachment")])
+LABELS = {"report": "reports", "inbound": "reports", "followup": "follow-ups", "withdrawal": "withdrawals",
+          "attachment": "attachments"}
+
+
+@pytest.mark.parametrize("kind", sorted(LABELS))
 def test_valid_artifact_is_imported(world, desk, kind):
     _, result = deliver(desk, kind, VALID[kind](world))
     assert result.exit_code == 0 and refusals(result.output) == [], result.output
-    label = {"report": "reports", "inbound": "reports", "followup": "follow-ups", "attachment": "attachments"}[kind]
-    assert f"{label}: 1 new" in result.output, result.output
+    assert f"{LABELS[kind]}: 1 new" in result.output, result.output
 
 
 @pytest.mark.parametrize("tamper", rows_for("workstation"), ids=ids(rows_for("workstation")))
@@ -173,5 +178,5 @@ def test_tampered_artifact_is_refused(world, desk, tamper):
         desk.import_ok(desk.write(genuine.data))
     else:
         output = desk.import_ok(desk.bundle(arrival(world, tamper.artifact, genuine)))
-        label = {"report": "reports", "followup": "follow-ups", "attachment": "attachments"}[tamper.artifact]
+        label = LABELS[tamper.artifact]
         assert f"{label}: 1 new" in output or f"{label}: 0 new, 1 already" in output, output

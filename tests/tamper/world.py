@@ -69,6 +69,11 @@ def followup_body(case: Case, followup_id: str) -> dict:
             "text": "They came back today.", "attachments": []}
 
 
+def withdrawal_body(case: Case, followup_id: str) -> dict:
+    """The follow-up the page sends to withdraw the report (POST /api/v1/cases/withdraw)."""
+    return {**followup_body(case, followup_id), "text": "", "withdraw": True}
+
+
 def descriptor(upload_id: str, params: StreamParams) -> dict:
     return {"upload_id": upload_id, "name": "evidence.bin", "type": "application/octet-stream", "size": params.size,
             "key": b64encode(params.key), "header": b64encode(params.header), "chunks": params.chunks}
@@ -105,6 +110,8 @@ class World:
     report_b: bytes
     followup_a: bytes
     followup_b: bytes
+    withdrawal_a: bytes  # case a's withdrawal
+    withdrawal_a_signed_by_b: bytes  # a withdrawal naming case a, signed with case b's key
     # One attachment of case a: its stream, and streams a server could swap in for it.
     upload_id: str
     att: StreamParams
@@ -184,6 +191,8 @@ def build_world() -> World:
         report_b=seal("report", report_body(b), b.keys.sign_secret, desks),
         followup_a=seal("followup", followup_body(a, "a1" * 16), a.keys.sign_secret, desks),
         followup_b=seal("followup", followup_body(b, "b1" * 16), b.keys.sign_secret, desks),
+        withdrawal_a=seal("followup", withdrawal_body(a, "a9" * 16), a.keys.sign_secret, desks),
+        withdrawal_a_signed_by_b=seal("followup", withdrawal_body(a, "b9" * 16), b.keys.sign_secret, desks),
         upload_id=upload_id, att=att, att_chunks=tuple(att_chunks), other_att_chunks=tuple(other_chunks),
         rekeyed_att_chunks=tuple(rekeyed_chunks),
         report_a_att=seal("report", report_body(a, [descriptor(upload_id, att)]), a.keys.sign_secret, desks),
