@@ -3,7 +3,7 @@
 
 import { LANGUAGES, applyTranslations, currentLanguage, languageNames, pickLanguage, setLanguage, t, has } from './ui/i18n.js';
 import { submitReport } from './ui/report.js';
-import { checkFollowup, openCase, sendFollowup } from './ui/casefile.js';
+import { checkFollowup, openCase, sendFollowup, sendWithdrawal } from './ui/casefile.js';
 import { MAX_FILE_BYTES } from './ui/uploader.js';
 import { formatBytes, relabelUploadPanels } from './ui/upload_view.js';
 import { followupStatus, reportFilingStatus, sendFollowupFiles, sendReportFiles, showFileListProblem, closeUploadPanels } from './ui/upload_flow.js';
@@ -148,6 +148,7 @@ function renderCase() {
     }),
   );
   if (session.refused.length) showError({ code: session.refused[0] });
+  if (session.withdrawnDay) $('withdraw-sent').textContent = t('withdraw.sent', { day: session.withdrawnDay });
 }
 
 async function onOpenCase(event) {
@@ -231,15 +232,17 @@ async function onConsentChange(event) {
   }
 }
 
+// Everything that would act on the case: after a withdrawal the server holds no case any more.
+const CASE_ACTIONS = ['followup-heading', 'followup-form', 'followup-uploads', 'followup-sent', 'consent-change',
+  'withdraw-explain', 'withdraw-start', 'withdraw-confirm'];
+
 async function onWithdraw() {
   if (isBusy($('withdraw-yes'))) return;
   setBusy($('withdraw-yes'), true);
   try {
-    const sent = await sendFollowup(session, { text: '', withdraw: true }, { file() {}, report() {} });
-    session.withdrawn = true;
-    $('withdraw-confirm').hidden = true;
-    $('withdraw-start').hidden = true;
-    $('consent-change').hidden = true;
+    const sent = await sendWithdrawal(session);
+    session.withdrawnDay = sent.day;
+    for (const id of CASE_ACTIONS) $(id).hidden = true;
     $('withdraw-sent').textContent = t('withdraw.sent', { day: sent.day });
     $('withdraw-sent').hidden = false;
     focusMessage($('withdraw-sent'));
@@ -264,6 +267,7 @@ function resetCaseForms() {
   $('consent-sent').hidden = true;
   $('consent-error').hidden = true;
   $('withdraw').open = false;
+  for (const id of ['followup-heading', 'followup-form', 'withdraw-explain']) $(id).hidden = false;
   $('withdraw-start').hidden = false;
   $('withdraw-confirm').hidden = true;
   $('withdraw-sent').hidden = true;

@@ -3,8 +3,10 @@ with specific answers, every consent question answered (mixed, by an intermediar
 victim's own consent), the report filed, pulled and imported on the workstation, and the
 workstation's `ws show --json` compared with the report this test builds on its own from
 the choices it made. Then the returning submitter changes two consent answers, and another
-case is withdrawn. Also: a report with every question skipped but the country, and the
-Arabic form (right to left, translated labels, country names in Arabic)."""
+case is withdrawn: deleted from the server at once, received on the workstation, and, for a
+case withdrawn before the desk pulled it, nothing of it anywhere. Also: a report with every
+question skipped but the country, and the Arabic form (right to left, translated labels,
+country names in Arabic)."""
 
 import json
 import re
@@ -308,32 +310,93 @@ def test_every_step_answered_reaches_the_workstation_exactly_and_consent_can_cha
     no_page_problems(page)
 
 
-def test_withdrawal_needs_confirmation_and_reaches_the_workstation(page, stack, tmp_path):
+def server_rows(stack, sql: str, *args) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{stack.db_path}?mode=ro", uri=True) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def file_country_only(page, stack, country: str) -> tuple[str, str]:
     start_report(page, stack)
-    page.select_option("#country", "GT")
+    page.select_option("#country", country)
     for _ in range(8):
         next_step(page)
     at_step(page, "next", 9, 9)
-    case_key, ref = send_and_read_key(page)
+    return send_and_read_key(page)
+
+
+def test_withdrawal_needs_confirmation_deletes_the_case_from_the_server_and_reaches_the_workstation(page, stack, tmp_path):
+    case_key, ref = file_country_only(page, stack, "GT")
+    workstation_case(stack, tmp_path, ref, "before")  # the desk has the report before the withdrawal
 
     open_case(page, stack, case_key)
     page.click("#withdraw > summary")
     page.click("#withdraw-start")
     assert page.locator("#withdraw-confirm").is_visible() and page.locator("#withdraw-start").is_hidden()
     assert page.evaluate("document.activeElement.id") == "withdraw-no"
+    assert "no longer open anything" in page.inner_text("#withdraw-confirm-text")
     screenshot(page, "e2e-en-phone-case-withdraw-confirm")
     page.click("#withdraw-no")  # changing one's mind sends nothing
     assert page.locator("#withdraw-confirm").is_hidden()
-    assert not [r for r in page.recorder.requests if r["url"].endswith("/followups")]
+    assert not [r for r in page.recorder.requests if r["url"].endswith(("/followups", "/withdraw"))]
     page.click("#withdraw-start")
     page.click("#withdraw-yes")
     page.wait_for_selector("#withdraw-sent:not([hidden])", timeout=30_000)
-    assert page.locator("#consent-change").is_hidden()
+    said = page.inner_text("#withdraw-sent")
+    assert "deleted from this server" in said and "focal point will be told" in said
+    assert page.evaluate("document.activeElement.id") == "withdraw-sent"
+    # Nothing more is offered for a case the server no longer holds.
+    for gone in ("#followup-form", "#followup-heading", "#consent-change", "#withdraw-start", "#withdraw-explain"):
+        assert page.locator(gone).is_hidden(), gone
+    sent = [r["url"] for r in page.recorder.requests if r["url"].endswith(("/followups", "/withdraw"))]
+    assert [url.rsplit("/", 1)[-1] for url in sent] == ["withdraw"]
+    screenshot(page, "e2e-en-phone-case-withdrawn")
 
-    case = workstation_case(stack, tmp_path, ref, "withdrawn")
+    # The server holds nothing of the case, only a withdrawal that names none.
+    assert server_rows(stack, "SELECT count(*) FROM cases WHERE case_id LIKE ?", ref + "%") == [(0,)]
+    assert server_rows(stack, "SELECT count(*) FROM withdrawals") == [(1,)]
+    assert [c[1] for c in server_rows(stack, "PRAGMA table_info(withdrawals)")] == ["withdrawal_id", "created_day", "envelope"]
+
+    bundle = tmp_path / "withdrawn.qlb"
+    stack.cli("sync", "pull", "--out", str(bundle))
+    imported = stack.cli("ws", "import", str(bundle)).stdout
+    assert f"WITHDRAWN case {ref}: every consent is now no; the server deleted the case" in imported
+    case = json.loads(stack.cli("ws", "show", ref, "--json").stdout)
     assert case["report"] == {"schema": "quietline.report/2", "country": "GT"}
     assert case["consent"]["withdrawn"] is True
-    assert [(f["withdraw"], f["text"], f["consent"]) for f in case["followups"]] == [(True, "", None)]
+    assert [(f["withdraw"], f["text"], f["consent"], f["server_deleted"]) for f in case["followups"]] == [(True, "", None, True)]
+    out = tmp_path / "withdrawn-acks.qlb"
+    stack.cli("ws", "export", "--out", str(out))
+    stack.cli("sync", "push", str(out))
+    assert server_rows(stack, "SELECT count(*) FROM withdrawals") == [(0,)]  # acknowledged: gone too
+
+    # The case key opens nothing any more.
+    page.click("#case-close")
+    page.click("#go-return")
+    page.get_by_label("Case key").fill(case_key)
+    page.get_by_role("button", name="Open").click()
+    page.wait_for_selector("#case-key-error:not([hidden])", timeout=30_000)
+    assert page.locator("#view-case").is_hidden()
+    no_page_problems(page)
+
+
+def test_a_report_withdrawn_before_the_desk_pulled_it_leaves_no_case_anywhere(page, stack, tmp_path):
+    case_key, ref = file_country_only(page, stack, "HN")
+    open_case(page, stack, case_key)
+    page.click("#withdraw > summary")
+    page.click("#withdraw-start")
+    page.click("#withdraw-yes")
+    page.wait_for_selector("#withdraw-sent:not([hidden])", timeout=30_000)
+
+    bundle = tmp_path / "early.qlb"
+    pulled = stack.cli("sync", "pull", "--out", str(bundle)).stdout
+    assert "0 report(s)" in pulled and "1 withdrawal(s)" in pulled
+    imported = stack.cli("ws", "import", str(bundle)).stdout
+    assert "WITHDRAWN before the desk pulled it" in imported and "no case data exists" in imported
+    assert ref not in imported
+    shown = stack.cli("ws", "show", ref, check=False)
+    assert shown.returncode != 0 and "no case" in shown.stdout + shown.stderr
     no_page_problems(page)
 
 

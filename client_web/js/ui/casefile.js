@@ -88,6 +88,25 @@ export async function sendFollowup(session, { text = '', attachments = [], conse
   });
 }
 
+// Withdrawal: the same sealed follow-up body with `withdraw: true`, sent to its own endpoint,
+// which deletes the case from the server at once; the focal point gets the sealed body
+// through a withdrawal item that names no case (docs/API.md, "Withdrawal").
+export async function sendWithdrawal(session, { net = once } = {}) {
+  const body = followupBody(session, { text: '', withdraw: true });
+  parseFollowupUpdate(body);
+  const envelope = seal('followup', body, session.keys.signSecret, session.manifest.desks);
+  const json = { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope) };
+  return net(async (afterFailure) => {
+    try {
+      return await requestWithin(90_000, 'POST', '/api/v1/cases/withdraw', { json });
+    } catch (error) {
+      // An earlier attempt arrived but its answer was lost: the case is already gone.
+      if (afterFailure && error instanceof ApiError && error.code === 'unknown_case') return { day: body.day };
+      throw error;
+    }
+  });
+}
+
 // Checks a follow-up before its files are uploaded, so that nothing the schema refuses
 // starts sending.
 export function checkFollowup(session, { text = '', consent = null, victimConsent = null, withdraw = false }) {
