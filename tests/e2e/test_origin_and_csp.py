@@ -8,8 +8,9 @@ error and the return view with an error in each of the six languages. Zero reque
 the server's origin, zero CSP violations, and every response carries the server's CSP.
 
 A control test makes the page break its policy on purpose (an inline script, an image and a
-fetch from another origin, a navigation to another origin) and checks the same recorder
-catches each, so these tests cannot pass on a recorder that hears nothing."""
+fetch from another origin, a navigation to another origin) and starts a module worker, and
+checks the same recorder catches each (the worker's own requests too), so these tests
+cannot pass on a recorder that hears nothing."""
 
 import io
 import json
@@ -330,6 +331,20 @@ def test_the_recorder_catches_violations_and_other_origins(tour, stack):
     # Chromium still announces the blocked image as a request (it then fails): the request
     # recorder sees even what CSP stops.
     assert tour.foreign_requests() == [f"GET {OTHER_ORIGIN}/pixel.png"], tour.foreign_requests()
+
+    # A worker's own requests are recorded too: a module worker loads a client module, and
+    # the modules it imports are fetched again by the worker (no-store), not by the page.
+    def fetched(path: str) -> int:
+        return sum(1 for r in tour.recorder.requests if r["url"] == stack.base_url + path)
+
+    before = fetched("/js/bytes.js")
+    page.evaluate("() => { window.__probe = new Worker('/js/encoding.js?from-a-worker', { type: 'module' }); }")
+    for _ in range(100):
+        if fetched("/js/bytes.js") > before:
+            break
+        page.wait_for_timeout(50)
+    assert fetched("/js/encoding.js?from-a-worker") == 1 and fetched("/js/bytes.js") == before + 1, \
+        "the recorder missed the requests a worker made"
 
     # A navigation is outside the CSP's reach (no navigate-to): the request recorder sees it.
     try:
