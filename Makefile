@@ -32,9 +32,14 @@ fuzz: python-deps
 
 install: python-deps web-deps
 
+# The venv's own pip and setuptools come from the system Python (pip 23.2, setuptools 65.5 on
+# 3.11, both with published advisories); replaced first by pinned releases, which the
+# dependency audit (tests/deps) checks like everything else installed.
+VENV_TOOLS := pip==26.3 setuptools==84.2.1
 python-deps: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(VENV_TOOLS)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
