@@ -2,7 +2,8 @@
 runs its asm.js build), end to end against the real server and the workstation CLI:
 a new report with a multi-chunk attachment; the workstation imports and replies; the
 submitter reads the verified reply, sends a follow-up with another attachment, changes a
-consent answer, and withdraws; the workstation shows all of it and extracts both files
+consent answer, and withdraws (the workstation has collected the rest first: a withdrawal
+deletes the case from the server); the workstation shows all of it and extracts both files
 byte for byte.
 
 Written against what a person and the focal point see (roles, labels, view ids, the JSON of
@@ -156,7 +157,11 @@ def test_every_flow_works_without_webassembly(no_wasm_page, stack, tmp_path):
     page.get_by_role("button", name="Send my changes").click()
     page.wait_for_selector("#consent-sent:not([hidden])", timeout=60_000)
 
-    # Withdrawal, confirmed.
+    # The workstation collects them: withdrawing deletes from the server whatever no desk
+    # has pulled yet.
+    pull_and_import(stack, tmp_path, "in2")
+
+    # Withdrawal, confirmed: the case is deleted from the server at once.
     page.click("#withdraw > summary")
     page.get_by_role("button", name="I want to withdraw my report").click()
     page.get_by_role("button", name="Yes, withdraw my report").click()
@@ -166,7 +171,7 @@ def test_every_flow_works_without_webassembly(no_wasm_page, stack, tmp_path):
     assert_clean(page, stack)
 
     # The workstation shows all of it.
-    pull_and_import(stack, tmp_path, "in2")
+    pull_and_import(stack, tmp_path, "in3")
     case = shown(stack, ref)
     said = [(f["text"], f["consent"], f["withdraw"]) for f in case["followups"] if f["text"] or f["consent"] or f["withdraw"]]
     assert said == [(follow_text, None, False), ("", {"use_name": "yes"}, False), ("", None, True)]
