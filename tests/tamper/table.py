@@ -269,10 +269,6 @@ def chunks(make: Callable[[World, tuple[bytes, ...]], tuple[bytes, ...]]):
     return lambda w, s: replace(s, chunks=tuple(make(w, s.chunks)))
 
 
-def same(w, artifact):
-    return artifact
-
-
 # -- the table ----------------------------------------------------------------------------------
 
 
