@@ -140,6 +140,7 @@ def start_stack(work: Path) -> Stack:
         QUIETLINE_VAULT=str(var_dir / "vault"),
         QUIETLINE_VAULT_PASSPHRASE="quietline-dev",
         QUIETLINE_SYNC_CONFIG=str(var_dir / "sync.json"),
+        QUIETLINE_POW_KEY_FILE=str(var_dir / "pow.key"),
     )
     made = subprocess.run(
         [QUIETLINE, "keys", "dev", "--keys-dir", str(keys_dir), "--var-dir", str(var_dir)],

@@ -13,7 +13,9 @@ cannot be spent on another.
 
     binding: report   = case_id (16 bytes)
              followup = case_id || BLAKE2b-32(envelope)
-             upload   = BLAKE2b-16(resume, key="quietline/upload-resume-index/v1")  (resume_index)
+             upload   = BLAKE2b-16(resume, key="quietline/upload-resume-index/v1")  (resume_index),
+                        or 16 zero bytes for an upload without a resume handle
+    upload_id = hex(BLAKE2b-16(challenge || LE64(n), key="quietline/pow-upload-id/v1"))
 """
 
 import secrets
@@ -37,6 +39,8 @@ BODY_BYTES = 4 + 1 + 1 + 1 + 4 + RANDOM_BYTES  # what the MAC covers
 CHALLENGE_BYTES = BODY_BYTES + MAC_BYTES  # 59
 MAX_DIFFICULTY = 64
 BINDING_BYTES = {REPORT: 16, FOLLOWUP: 48, UPLOAD: 16}
+NO_RESUME = bytes(16)  # the binding of an upload created without a resume handle
+UPLOAD_ID_LABEL = b"quietline/pow-upload-id/v1"
 # challenge || the longest binding || LE64(n) = 115 bytes: one BLAKE2b block per try.
 assert CHALLENGE_BYTES + max(BINDING_BYTES.values()) + 8 <= 128
 
@@ -146,6 +150,12 @@ def solve(challenge: bytes, binding: bytes, start: int = 0) -> int:
         if leading_zero_bits(_blake2b(prefix + nonce.to_bytes(8, "little"), digest_size=32)) >= difficulty:
             return nonce
     raise ProtocolError("bad_nonce", "no counter up to 2^53 - 1 does the work")
+
+
+def proof_upload_id(challenge: bytes, nonce: int) -> str:
+    """The id of the upload a proof pays for (server side): a proof creates one upload, and
+    the same proof again names the same, existing, id."""
+    return _blake2b(bytes(challenge) + nonce_bytes(nonce), digest_size=16, key=UPLOAD_ID_LABEL).hex()
 
 
 def _case_id_bytes(case_id: str) -> bytes:

@@ -17,7 +17,9 @@ from .errors import CatchAllMiddleware, install_error_handlers
 from .ids import utc_today
 from .retention_task import CHECK_SECONDS, DailyPurge
 from .routes import desk, followups, intake, meta, status, uploads, withdraw
+from .routes import pow as pow_routes
 from .security.desk_auth import DeskAuthenticator
+from .security.pow import ProofOfWork
 from .security.headers import SecurityHeadersMiddleware
 from .security.limits import JsonBodyLimitMiddleware
 from .settings import Settings
@@ -42,6 +44,7 @@ def create_app(
     deployment_bytes, root_pk = load_deployment(settings.deployment)
     manifest_bytes, manifest = load_manifest(settings.manifest, root_pk)
     desk_auth = DeskAuthenticator.from_file(settings.desk_tokens, manifest)
+    proof_of_work = ProofOfWork.from_settings(settings)
     if not settings.client_dir.is_dir():
         raise RuntimeError(f"client folder {settings.client_dir} does not exist")
     db = Database(settings.database_url)
@@ -58,6 +61,7 @@ def create_app(
         manifest_bytes=manifest_bytes,
         deployment_bytes=deployment_bytes,
         desk_auth=desk_auth,
+        pow=proof_of_work,
         today=today,
     )
 
@@ -85,7 +89,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (meta, uploads, intake, status, followups, withdraw, desk):
+    for module in (meta, pow_routes, uploads, intake, status, followups, withdraw, desk):
         app.include_router(module.router)
     # Last, so every API route takes precedence over a file of the same name.
     app.mount("/", client_app(settings.client_dir), name="client")

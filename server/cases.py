@@ -132,6 +132,10 @@ def file_followup(ctx: AppContext, lookup_b64: str, envelope_b64: str, upload_id
                 locked = session.scalar(select(Case.case_id).where(Case.case_id == case_id).with_for_update())
                 if locked is None:
                     raise unknown_case()
+                # The same envelope again (a retry whose answer was lost, or a replayed
+                # proof of work): already filed, so nothing new.
+                if session.scalar(select(Followup.seq).where(Followup.case_id == case_id, Followup.envelope == envelope)):
+                    raise ApiError(409, "followup_exists", "this follow-up is already filed")
                 check_followup_limits(session, ctx.settings, case_id, day)
                 check_storage(session, ctx.settings, envelope_bytes=len(envelope))
                 last = session.scalar(select(func.max(Followup.seq)).where(Followup.case_id == case_id))

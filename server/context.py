@@ -14,6 +14,7 @@ from crypto.manifest import Manifest, verify_manifest
 
 from .ids import utc_today
 from .security.desk_auth import DeskAuthenticator
+from .security.pow import ProofOfWork
 from .settings import Settings
 from .storage.blobs import BlobStore
 from .storage.db import Database
@@ -28,6 +29,7 @@ class AppContext:
     manifest_bytes: bytes
     deployment_bytes: bytes
     desk_auth: DeskAuthenticator
+    pow: ProofOfWork
     today: Callable[[], date] = utc_today
 
 

@@ -10,10 +10,27 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Proof(_Request):
+    """A proof of work (docs/PROTOCOL.md, "Proof of work")."""
+
+    challenge: StrictStr = Field(description="b64 of the challenge from GET /api/v1/pow, as received")
+    nonce: StrictInt = Field(description="the counter that does the work, 0 to 2^53 - 1")
+
+
+PROOF = "proof of work bound to this request; without it 400 pow_required"
+
+
+class PowChallenge(BaseModel):
+    challenge: str = Field(description="b64 of the signed challenge")
+    difficulty: int = Field(description="leading zero bits the work must have (also inside the challenge)")
+    expires_in: int = Field(description="seconds until the challenge expires")
+
+
 class UploadCreate(_Request):
     chunks: StrictInt = Field(description="chunk count: a bucket (1, 2, 3, 4, 6, 8, 12, ...), at most max_chunks")
     resume: StrictStr | None = Field(default=None, description="b64 of the 32-byte resume handle (with header)")
     header: StrictStr | None = Field(default=None, description="b64 of the 24-byte stream header (with resume)")
+    proof: Proof | None = Field(default=None, description=PROOF)
 
 
 class UploadResume(_Request):
@@ -43,12 +60,14 @@ class CaseCreate(_Request):
     lookup: StrictStr = Field(description="b64 of the 32-byte lookup token")
     envelope: StrictStr = Field(description="b64 of a report envelope")
     uploads: list[StrictStr] = Field(default_factory=list, description="upload ids this report names")
+    proof: Proof | None = Field(default=None, description=PROOF)
 
 
 class FollowupCreate(_Request):
     lookup: StrictStr
     envelope: StrictStr = Field(description="b64 of a follow-up envelope")
     uploads: list[StrictStr] = Field(default_factory=list)
+    proof: Proof | None = Field(default=None, description=PROOF)
 
 
 class LookupRequest(_Request):

@@ -6,7 +6,7 @@ repository root, so `quietline serve` behaves the same from any working director
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crypto.envelope import AEAD_TAG, ENTRY_BYTES, MAX_RECIPIENTS, NONCE_BYTES
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     # not yet acknowledged at its declared chunk count), and uploads not yet filed.
     storage_quota_bytes: int = 50 * 1024**3
     unfiled_upload_quota_bytes: int = 10 * 1024**3
+    # Proof of work (server/security/pow.py, docs/DEVELOPMENT.md "Proof of work"): the key
+    # file every worker of a deployment shares; the base difficulty in bits, chosen with
+    # bench/pow_cost.py so a low-end phone without WebAssembly needs a second or two; the
+    # most it rises to under load; the proofs a worker sees per minute above which it rises
+    # (one bit, and one more at each doubling); how long a challenge stays valid.
+    pow_key_file: Path = Path("var/dev/pow.key")
+    pow_bits: int = 13
+    pow_max_bits: int = 21
+    pow_load_per_minute: int = 30
+    pow_lifetime_minutes: int = 10
 
     @field_validator("blob_dir", "manifest", "deployment", "desk_tokens", "client_dir", mode="after")
     @classmethod
@@ -100,6 +110,31 @@ class Settings(BaseSettings):
         if value < 0:
             raise ValueError("the retention spread cannot be negative")
         return value
+
+    @field_validator("pow_key_file", mode="after")
+    @classmethod
+    def _pow_key_path(cls, value: Path) -> Path:
+        return resolve_path(value)
+
+    @field_validator("pow_bits", "pow_max_bits")
+    @classmethod
+    def _pow_bits(cls, value: int) -> int:
+        if not 0 <= value <= 64:
+            raise ValueError("proof-of-work difficulty is 0 to 64 bits")
+        return value
+
+    @field_validator("pow_load_per_minute", "pow_lifetime_minutes")
+    @classmethod
+    def _pow_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @model_validator(mode="after")
+    def _pow_range(self) -> "Settings":
+        if self.pow_max_bits < self.pow_bits:
+            raise ValueError("pow_max_bits cannot be below pow_bits")
+        return self
 
     @property
     def max_json_bytes(self) -> int:

@@ -54,9 +54,11 @@ def decode_resume(text: str) -> str:
     return resume_index(_decode(text, RESUME_BYTES, "resume"))
 
 
-def create_upload(ctx: AppContext, chunks: int, resume: str | None = None, header: str | None = None) -> UploadState:
+def create_upload(ctx: AppContext, chunks: int, resume: str | None = None, header: str | None = None,
+                  *, upload_id: str | None = None) -> UploadState:
     """A new upload; with `resume` and `header` (both or neither) a resumable one, found
-    again by POST /uploads/resume until it is filed (docs/PROTOCOL.md, "Resumable attachments")."""
+    again by POST /uploads/resume until it is filed (docs/PROTOCOL.md, "Resumable attachments").
+    `upload_id` is the id its proof of work names (random if none): one proof, one upload."""
     if not is_chunk_count_bucket(chunks):
         raise ApiError(400, "bad_chunk_count", "the chunk count must be a bucket: 1, 2, 3, 4, 6, 8, 12, 16, 24 ...")
     if chunks > ctx.settings.max_chunks:
@@ -67,11 +69,13 @@ def create_upload(ctx: AppContext, chunks: int, resume: str | None = None, heade
     if resume is not None:
         index = decode_resume(resume)
         stream_header = _decode(header, HEADER_BYTES, "header")
-    upload_id = new_id()
+    upload_id = upload_id or new_id()
     try:
         with ctx.db.write() as session:
             if index is not None and session.scalar(select(Upload.upload_id).where(Upload.resume_index == index)):
                 raise upload_exists()
+            if session.get(Upload, upload_id) is not None:
+                raise ApiError(400, "pow_invalid", "this proof of work has already paid for an upload")
             # Reserved now at its declared size, so chunks sent later never overrun a quota.
             check_storage(session, ctx.settings, upload_chunks=chunks)
             session.add(Upload(upload_id=upload_id, chunks=chunks, created_day=ctx.today(), acked=False,

@@ -6,7 +6,7 @@ import { submitReport } from './ui/report.js';
 import { checkFollowup, openCase, sendFollowup, sendWithdrawal } from './ui/casefile.js';
 import { MAX_FILE_BYTES } from './ui/uploader.js';
 import { formatBytes, relabelUploadPanels } from './ui/upload_view.js';
-import { followupStatus, reportFilingStatus, sendFollowupFiles, sendReportFiles, showFileListProblem, closeUploadPanels } from './ui/upload_flow.js';
+import { followupProofStatus, followupStatus, reportFilingStatus, reportProofStatus, sendFollowupFiles, sendReportFiles, showFileListProblem, closeUploadPanels } from './ui/upload_flow.js';
 import { retrying } from './ui/retry.js';
 import { loadTrust } from './ui/trust.js';
 import { bindSingleChoices } from './ui/choices.js';
@@ -100,7 +100,9 @@ async function onReport(event) {
   $('progress-text').textContent = t('progress.report');
   try {
     // The report goes first, without its files, so its case key exists and is shown at once.
-    const result = await submitReport({ report, lang: currentLanguage() }, { net: retrying(reportFilingStatus($('progress-text'))) });
+    const result = await submitReport({ report, lang: currentLanguage() }, {
+      net: retrying(reportFilingStatus($('progress-text'))), proofStatus: reportProofStatus($('progress-text')),
+    });
     resetReportForm();
     steps.reset();
     $('case-key-display').textContent = result.caseKeyText;
@@ -188,7 +190,9 @@ async function onFollowup(event) {
     checkFollowup(session, { text });
     // The same resumable upload as a new report's: after a reload, the same files continue.
     const attachments = await sendFollowupFiles(session, files, $('followup-uploads'));
-    const sent = await sendFollowup(session, { text, attachments }, { net: retrying(followupStatus($('followup-sent'))) });
+    const sent = await sendFollowup(session, { text, attachments }, {
+      net: retrying(followupStatus($('followup-sent'))), proofStatus: followupProofStatus($('followup-sent')),
+    });
     closeUploadPanels($('followup-uploads'));
     $('followup-form').reset();
     $('followup-sent').textContent = t('followup.sent', { day: sent.day });
@@ -218,7 +222,7 @@ async function onConsentChange(event) {
   if (isBusy($('consent-send'))) return;
   setBusy($('consent-send'), true);
   try {
-    const sent = await sendFollowup(session, { text: '', consent, victimConsent }, { file() {}, report() {} });
+    const sent = await sendFollowup(session, { text: '', consent, victimConsent }, { proofStatus: followupProofStatus($('consent-sent')) });
     clearConsent($('case-consent'));
     clearConsent($('case-victim-consent'));
     $('consent-sent').textContent = t('change.sent', { day: sent.day });

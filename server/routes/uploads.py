@@ -3,10 +3,12 @@
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from crypto import pow as pw
 from crypto.attachment import CHUNK_CIPHERTEXT
 
 from ..context import AppContext, get_ctx
 from ..errors import ApiError
+from ..proofs import upload_binding
 from ..schemas import UploadCreate, UploadCreated, UploadResume, UploadResumed, UploadStatus, errors
 from ..security.limits import declared_length
 from ..uploads import check_chunk_size, check_chunk_target, create_upload, find_resumable, store_chunk, upload_state
@@ -18,7 +20,9 @@ _OCTETS = {"content": {"application/octet-stream": {"schema": {"type": "string",
 
 @router.post("", status_code=201, response_model=UploadCreated, responses=errors(400, 409, 413, 422, 507))
 def post_upload(body: UploadCreate, ctx: AppContext = Depends(get_ctx)) -> UploadCreated:
-    state = create_upload(ctx, body.chunks, body.resume, body.header)
+    verified = ctx.pow.check(body.proof, pw.UPLOAD, lambda: upload_binding(body.resume))
+    state = create_upload(ctx, body.chunks, body.resume, body.header, upload_id=verified.upload_id)
+    ctx.pow.spent()
     return UploadCreated(upload_id=state.upload_id, chunks=state.chunks, chunk_bytes=CHUNK_CIPHERTEXT)
 
 

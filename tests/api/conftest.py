@@ -1,6 +1,6 @@
 """Fixtures: a fresh organisation (root key, two desks in a signed manifest, a third desk
 key outside it), desk tokens, a temporary deployment folder migrated with Alembic, and
-the app under FastAPI's TestClient with a controllable clock."""
+the app under FastAPI's TestClient (ProvingClient: with proofs of work) with a controllable clock."""
 
 import json
 import os
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from nacl.bindings import crypto_sign_keypair
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -22,7 +21,9 @@ from server.security.desk_auth import hash_token, new_token
 from server.settings import Settings
 from server.storage.migrate import upgrade
 
-from .support import Env
+from .support import Env, ProvingClient
+
+POW_TEST_BITS = 4
 
 
 @dataclass
@@ -129,6 +130,11 @@ def settings(env) -> Settings:
         deployment=env.deployment_path,
         desk_tokens=env.tokens_path,
         client_dir=env.client_dir,
+        # Proof of work: the key in the test's folder, a low difficulty that a load never
+        # raises (tests/api/test_api_pow.py sets its own) so ProvingClient stays fast.
+        pow_key_file=env.root / "pow.key",
+        pow_bits=POW_TEST_BITS,
+        pow_load_per_minute=10**9,
     )
 
 
@@ -144,7 +150,7 @@ def app(settings, clock):
 
 @pytest.fixture
 def client(app):
-    with TestClient(app) as c:
+    with ProvingClient(app) as c:
         yield c
 
 

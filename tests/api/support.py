@@ -3,25 +3,87 @@ bundles built with crypto/, and snapshots of everything the server stores."""
 
 import hashlib
 import io
+import json as json_module
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from crypto import casekey, envelope
+from crypto import pow as pw
 from crypto.attachment import CHUNK_CIPHERTEXT, StreamParams, seal_bytes
 from crypto.bundle import INBOUND, OUTBOUND, Bundle, read_bundle, write_bundle
 from crypto.desk import DeskKeys
-from crypto.encoding import b64encode
+from crypto.encoding import b64decode, b64encode
+from crypto.errors import ProtocolError
 from crypto.kdf import case_id as case_id_of
 from crypto.kdf import derive_case_keys
 from crypto.reply import Reply, seal_reply
 
 DAY = "2026-11-23"
 TABLES = ("cases", "followups", "uploads", "upload_chunks", "replies", "outbound_bundles", "withdrawals")
+
+
+# -- proof of work: what the browser does before each of these requests --------------------
+
+POW_PATHS = {"/api/v1/cases": "report", "/api/v1/cases/followups": "followup", "/api/v1/uploads": "upload"}
+
+
+def pow_binding(purpose: str, body: dict) -> bytes:
+    """The bytes a proof for this body is bound to (docs/PROTOCOL.md, "Proof of work"). For a
+    body the server cannot read, zeros: it refuses that body for its own reason first."""
+    try:
+        if purpose == "upload":
+            resume = body.get("resume")
+            return pw.NO_RESUME if resume is None else pw.upload_binding(b64decode(resume, length=32))
+        case_id = case_id_of(b64decode(body["lookup"], length=32))
+        if purpose == "report":
+            return pw.report_binding(case_id)
+        return pw.followup_binding(case_id, b64decode(body["envelope"]))
+    except (ProtocolError, KeyError, TypeError, AttributeError):
+        return bytes(pw.BINDING_BYTES[pw.PURPOSES[purpose]])
+
+
+def prove(client, purpose: str, binding: bytes) -> dict:
+    """Fetch a challenge and solve it, as the browser does: {"challenge", "nonce"}."""
+    response = client.get("/api/v1/pow", params={"purpose": purpose})
+    assert response.status_code == 200, response.text
+    challenge = response.json()["challenge"]
+    return {"challenge": challenge, "nonce": pw.solve(b64decode(challenge), binding)}
+
+
+class Proving:
+    """A JSON object posted to one of the three endpoints that need a proof of work, without
+    a "proof", gets a valid one (at the test settings' low difficulty). Tests of the proof
+    itself use a plain client."""
+
+    def post(self, url, *args, json=None, content=None, **kwargs):
+        purpose = POW_PATHS.get(str(url))
+        if purpose and isinstance(json, dict) and "proof" not in json:
+            json = {**json, "proof": prove(self, purpose, pow_binding(purpose, json))}
+        elif purpose and json is None and isinstance(content, (bytes, str)):
+            # A JSON object sent as raw bytes (content-type tests) gets its proof the same way.
+            try:
+                body = json_module.loads(content)
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and "proof" not in body:
+                body["proof"] = prove(self, purpose, pow_binding(purpose, body))
+                content = json_module.dumps(body).encode()
+        return super().post(url, *args, json=json, content=content, **kwargs)
+
+
+class ProvingClient(Proving, TestClient):
+    """The API test client (conftest `client`)."""
+
+
+class ProvingHttpClient(Proving, httpx.Client):
+    """The same for a real server on a loopback port."""
 
 
 class Submitter:

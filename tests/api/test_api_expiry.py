@@ -13,7 +13,7 @@ from crypto.encoding import b64encode
 from server.app import create_app
 from server.retention import purge, spread_expiry
 
-from .support import Submitter, attachment, file_case, make_reply, outbound_bundle, upload
+from .support import ProvingClient, Submitter, attachment, file_case, make_reply, outbound_bundle, upload
 
 START = date(2026, 11, 23)
 
@@ -211,7 +211,7 @@ def test_a_purge_that_rolls_back_removes_no_file(client, env, org, ctx):
 def test_the_purge_runs_at_server_start_and_again_each_new_day(settings, env, org, clock):
     first = create_app(settings, today=clock)
     people = [Submitter(), Submitter()]
-    with TestClient(first) as client:
+    with ProvingClient(first) as client:
         for person in people:
             file_case(client, person, [org.desks["desk-1"]])
         push(client, org, acks=[{"type": "report", "case_id": p.case_id} for p in people])

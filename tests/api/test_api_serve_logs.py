@@ -20,7 +20,7 @@ from crypto.attachment import CHUNK_CIPHERTEXT
 from crypto.encoding import b64encode
 from server.settings import REPO_ROOT
 
-from .support import Submitter
+from .support import ProvingHttpClient, Submitter
 
 USER_AGENT = "QuietlineProbe/9.9 (marker-ua-5f1c2e)"
 FORWARDED = "203.0.113.77"
@@ -44,6 +44,8 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
         QUIETLINE_DEPLOYMENT=str(env.deployment_path),
         QUIETLINE_DESK_TOKENS=str(env.tokens_path),
         QUIETLINE_CLIENT_DIR=str(env.client_dir),
+        QUIETLINE_POW_KEY_FILE=str(tmp_path / "pow.key"),
+        QUIETLINE_POW_BITS="4",
         PYTHONUNBUFFERED="1",
     )
     process = subprocess.Popen(
@@ -56,7 +58,7 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
     base = f"http://127.0.0.1:{port}"
     headers = {"User-Agent": USER_AGENT, "X-Forwarded-For": FORWARDED, "X-Real-IP": FORWARDED}
     try:
-        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+        with ProvingHttpClient(base_url=base, headers=headers, timeout=10) as http:
             deadline = time.monotonic() + 60
             while True:
                 try:

@@ -69,12 +69,12 @@ def test_create_upload_malformed_json(client, env):
 
 
 def test_max_chunks_setting_is_enforced(settings, clock):
-    from fastapi.testclient import TestClient
-
     from server.app import create_app
 
+    from .support import ProvingClient
+
     settings.max_chunks = 24
-    with TestClient(create_app(settings, today=clock)) as c:
+    with ProvingClient(create_app(settings, today=clock)) as c:
         assert c.post("/api/v1/uploads", json={"chunks": 24}).status_code == 201
         response = c.post("/api/v1/uploads", json={"chunks": 32})
         assert response.status_code == 413 and error(response) == "too_large"

@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+E2E_POW_BITS = 8
 
 
 def free_port() -> int:
@@ -72,7 +73,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, request):
     work = tmp_path_factory.mktemp("stack")
     keys_dir, var_dir = work / "keys", work / "var"
     port = free_port()
@@ -87,7 +88,14 @@ def stack(tmp_path_factory):
         QUIETLINE_VAULT=str(var_dir / "vault"),
         QUIETLINE_VAULT_PASSPHRASE="quietline-dev",
         QUIETLINE_SYNC_CONFIG=str(var_dir / "sync.json"),
+        QUIETLINE_POW_KEY_FILE=str(var_dir / "pow.key"),
     )
+    # A low proof-of-work difficulty keeps the suite fast; a module sets STACK_POW_BITS = None
+    # to run at the server's default (tests/e2e/test_pow.py).
+    bits = getattr(request.module, "STACK_POW_BITS", E2E_POW_BITS)
+    env.pop("QUIETLINE_POW_BITS", None)
+    if bits is not None:
+        env["QUIETLINE_POW_BITS"] = str(bits)
     made = subprocess.run(
         [QUIETLINE, "keys", "dev", "--keys-dir", str(keys_dir), "--var-dir", str(var_dir)],
         env=env, capture_output=True, text=True, timeout=300,

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from crypto import pow as pw
 from crypto.bundle import INBOUND, read_bundle
 from crypto.encoding import b64decode, b64encode
 from crypto.manifest import DeskPublic, verify_manifest
@@ -59,6 +60,8 @@ def deployment(tmp_path, cli, monkeypatch):
         deployment=dep.keys_dir / "deployment.json",
         desk_tokens=dep.var_dir / "desk-tokens.json",
         client_dir=client_dir,
+        pow_key_file=dep.var_dir / "pow.key",
+        pow_bits=4,
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -77,11 +80,18 @@ def deployment(tmp_path, cli, monkeypatch):
     thread.join(timeout=20)
 
 
+def prove(http: httpx.Client, purpose: str, binding: bytes) -> dict:
+    """A proof of work, as the browser makes it (docs/PROTOCOL.md, "Proof of work")."""
+    challenge = http.get("/api/v1/pow", params={"purpose": purpose}).json()["challenge"]
+    return {"challenge": challenge, "nonce": pw.solve(b64decode(challenge), binding)}
+
+
 def file_report(dep: Deployment, submitter: Submitter, text: str, evidence: bytes) -> None:
     """What the browser does: upload the sealed attachment chunk by chunk, then the report."""
     with httpx.Client(base_url=dep.url) as http:
         upload = submitter.upload("evidence.jpg", evidence, "image/jpeg")
-        created = http.post("/api/v1/uploads", json={"chunks": len(upload.chunks)})
+        proof = prove(http, "upload", pw.NO_RESUME)
+        created = http.post("/api/v1/uploads", json={"chunks": len(upload.chunks), "proof": proof})
         assert created.status_code == 201, created.text
         upload = submitter.upload("evidence.jpg", evidence, "image/jpeg", upload_id=created.json()["upload_id"])
         for index, chunk in enumerate(upload.chunks):
@@ -90,7 +100,8 @@ def file_report(dep: Deployment, submitter: Submitter, text: str, evidence: byte
         report = submitter.report(dep.desks, text=text, uploads=[upload])
         filed = http.post(
             "/api/v1/cases",
-            json={"lookup": b64encode(submitter.keys.lookup), "envelope": b64encode(report.envelope), "uploads": [upload.upload_id]},
+            json={"lookup": b64encode(submitter.keys.lookup), "envelope": b64encode(report.envelope), "uploads": [upload.upload_id],
+                  "proof": prove(http, "report", pw.report_binding(submitter.case_id))},
         )
         assert filed.status_code == 201, filed.text
         assert filed.json()["case_id"] == submitter.case_id

@@ -16,6 +16,8 @@ import { openReplies } from '../reply.js';
 import { ProtocolError } from '../errors.js';
 import { b64decode, b64encode } from '../encoding.js';
 import { parseFollowupUpdate } from '../report_schema.js';
+import { followupBinding } from '../pow.js';
+import { NO_STATUS, Payment } from './proof.js';
 
 export async function openCase(keyText) {
   await loadSodium();
@@ -71,17 +73,21 @@ export function followupBody(session, { text = '', attachments = [], consent = n
 
 // `attachments`: descriptors from uploadFiles (uploader.js), whose uploads are complete.
 // `net` runs the request (retry.js `retrying` through a dropped connection, or `once`).
-export async function sendFollowup(session, { text = '', attachments = [], consent = null, victimConsent = null, withdraw = false }, { net = once } = {}) {
+export async function sendFollowup(session, { text = '', attachments = [], consent = null, victimConsent = null, withdraw = false }, { net = once, proofStatus = NO_STATUS } = {}) {
   const body = followupBody(session, { text, attachments, consent, victimConsent, withdraw });
   // Checked as sealed: nothing the schema refuses is sent.
   parseFollowupUpdate(body);
   const envelope = seal('followup', body, session.keys.signSecret, session.manifest.desks);
   const json = { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) };
+  // Paid for with a proof of work bound to the case and this envelope (ui/proof.js).
+  const payment = new Payment('followup', followupBinding(session.caseId, envelope), proofStatus);
   return net(async (afterFailure) => {
     try {
-      return await requestWithin(90_000, 'POST', '/api/v1/cases/followups', { json });
+      return await payment.post('/api/v1/cases/followups', json);
     } catch (error) {
-      // An earlier attempt arrived but its answer was lost: its uploads are filed with it.
+      // An earlier attempt arrived but its answer was lost: this envelope is filed (and its
+      // uploads with it).
+      if (afterFailure && error instanceof ApiError && error.code === 'followup_exists') return { day: body.day };
       if (afterFailure && attachments.length && error instanceof ApiError && error.code === 'upload_in_use') return { day: body.day };
       throw error;
     }

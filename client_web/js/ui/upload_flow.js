@@ -51,7 +51,7 @@ export async function sendReportFiles(session, files, { panel: container, done }
   try {
     const attachments = await uploadFiles(files, { uploadRoot: session.uploadRoot, net, tracker: panel });
     panel.filing();
-    await sendFollowup(session, { text: '', attachments }, { net });
+    await sendFollowup(session, { text: '', attachments }, { net, proofStatus: { working: () => panel.proving(), done: () => panel.proved() } });
     panel.finished(() => t('upload.report_done'));
   } catch (error) {
     panel.stopped(error, () => t('upload.report_stopped'), { canTryAgain: true });
@@ -86,6 +86,27 @@ export function reportFilingStatus(textEl) {
   return {
     retrying: () => { textEl.textContent = t('upload.retrying'); },
     recovered: () => { textEl.textContent = t('progress.report'); },
+  };
+}
+
+// The line under "Encrypting and sending" while the proof of work for the report takes time.
+export function reportProofStatus(textEl) {
+  return {
+    working: () => { textEl.textContent = t('pow.working'); },
+    done: () => { textEl.textContent = t('progress.report'); },
+  };
+}
+
+// A case view status line while a follow-up's proof of work takes time.
+export function followupProofStatus(statusEl) {
+  return {
+    working: () => {
+      statusEl.textContent = t('pow.working');
+      statusEl.hidden = false;
+    },
+    done: () => {
+      statusEl.hidden = true;
+    },
   };
 }
 

@@ -39,6 +39,10 @@ export function uploadErrorText(error) {
     case 'upload_incomplete': return t('upload.error_incomplete');
     case 'storage_full': return t('errors.storage_full');
     case 'followup_limit': return t('errors.followup_limit');
+    case 'pow_required':
+    case 'pow_invalid':
+    case 'pow_expired':
+      return t(`errors.${code}`);
     case 'bad_chunk_size':
     case 'bad_chunk_index':
     case 'bad_chunk_count':
@@ -153,6 +157,16 @@ export class UploadPanel {
     this._setStatus({ kind: 'filing' });
   }
 
+  // A proof of work (ui/proof.js) taking noticeable time before an upload is created.
+  proving() {
+    if (!this.status || this.status.kind !== 'proving') this.beforeProving = this.status;
+    this._setStatus({ kind: 'proving' });
+  }
+
+  proved() {
+    if (this.status && this.status.kind === 'proving') this._setStatus(this.beforeProving || null);
+  }
+
   // `message`: a function giving the closing sentence.
   finished(message) {
     this._setStatus({ kind: 'finished', message });
@@ -183,6 +197,7 @@ export class UploadPanel {
       case 'recovered': return t('upload.recovered');
       case 'continuing': return t('upload.continuing');
       case 'filing': return t('upload.filing');
+      case 'proving': return t('pow.working');
       case 'finished': return s.message();
       case 'stopped': return `${uploadErrorText(s.error)} ${s.message()}`;
       default: return '';

@@ -16,6 +16,8 @@ import { once, requestWithin } from './retry.js';
 import { AttachmentSealer, CHUNK_PLAINTEXT, chunksForSize } from '../attachment.js';
 import { b64decode, b64encode } from '../encoding.js';
 import { fileHashOfBlob, resume as resumeHandle, streamKey as deriveStreamKey } from '../upload_keys.js';
+import { uploadBinding } from '../pow.js';
+import { Payment } from './proof.js';
 
 // The server's max_chunks (server/settings.py): 4096 chunks of 256 KiB, 1 GiB per file.
 export const MAX_CHUNKS = 4096;
@@ -79,7 +81,8 @@ async function findUpload(resume, net) {
 export async function uploadFile(file, { uploadRoot, net = once, tracker, index = 0 }) {
   tracker.checking(index, 0);
   const digest = await hashFile(file, (done) => tracker.checking(index, done));
-  const resume = b64encode(resumeHandle(uploadRoot, digest));
+  const handle = resumeHandle(uploadRoot, digest);
+  const resume = b64encode(handle);
   const key = deriveStreamKey(uploadRoot, digest);
   const chunks = chunksForSize(file.size);
 
@@ -87,10 +90,14 @@ export async function uploadFile(file, { uploadRoot, net = once, tracker, index 
   let sealer;
   if (!found) {
     sealer = new AttachmentSealer(file.size, key);
+    // Paid for with a proof of work bound to the resume handle (ui/proof.js).
+    const payment = new Payment('upload', uploadBinding(handle), {
+      working: () => tracker.proving && tracker.proving(index),
+      done: () => tracker.proved && tracker.proved(index),
+    });
     try {
-      const created = await net(() => call('POST', '/api/v1/uploads', {
-        json: { chunks, resume, header: b64encode(sealer.params.header) },
-      }));
+      const json = { chunks, resume, header: b64encode(sealer.params.header) };
+      const created = await net(() => payment.post('/api/v1/uploads', json));
       found = { upload_id: created.upload_id, chunks: created.chunks, received: [] };
     } catch (error) {
       // Made by an earlier attempt whose answer was lost, or by another tab: continue that one.
