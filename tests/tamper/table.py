@@ -83,9 +83,13 @@ class ManifestFile:
 
 @dataclass(frozen=True)
 class Stream:
-    """Case a's attachment (World.att) as the server holds it: chunks by index."""
+    """Case a's attachment (World.att) as the server holds it: chunks by index; an inbound
+    bundle carries it as an item of `case` announcing `announced` chunks (the upload's count
+    unless changed)."""
 
     chunks: tuple[bytes, ...]
+    case: str = "a"
+    announced: int | None = None
 
 
 Artifact = Union[Filed, Served, BundleFile, ManifestFile, Stream]
@@ -510,6 +514,12 @@ def _attachment_rows() -> list[Tamper]:
             server="bad_chunk_size", workstation="truncated", code="truncated"),
         row("a chunk after the final one", chunks(lambda w, c: (*c, c[2])),
             server="bad_chunk_index", workstation="truncated", code="too_many_chunks"),
+        # What only the inbound bundle says about an attachment, checked against the signed
+        # descriptor.
+        Tamper("attachment: filed under another case", "attachment", valid, lambda w, s: replace(s, case="b"),
+               Expect(workstation="wrong_case")),
+        Tamper("attachment: another chunk count announced", "attachment", valid, lambda w, s: replace(s, announced=6),
+               Expect(workstation="bad_attachment")),
     ]
 
 

@@ -96,7 +96,8 @@ def item_of(world: World, filed: Filed) -> tuple[dict, bytes]:
 
 
 def attachment_item(world: World, stream: Stream) -> tuple[dict, bytes]:
-    item = {"type": "attachment", "case_id": world.a.case_id, "upload_id": world.upload_id, "chunks": world.att.chunks}
+    item = {"type": "attachment", "case_id": world.case(stream.case).case_id, "upload_id": world.upload_id,
+            "chunks": world.att.chunks if stream.announced is None else stream.announced}
     return item, b"".join(stream.chunks)
 
 
