@@ -18,6 +18,7 @@ cannot be spent on another.
     upload_id = hex(BLAKE2b-16(challenge || LE64(n), key="quietline/pow-upload-id/v1"))
 """
 
+import re
 import secrets
 import struct
 from dataclasses import dataclass
@@ -158,13 +159,13 @@ def proof_upload_id(challenge: bytes, nonce: int) -> str:
     return _blake2b(bytes(challenge) + nonce_bytes(nonce), digest_size=16, key=UPLOAD_ID_LABEL).hex()
 
 
+CASE_ID = re.compile(r"[0-9a-f]{32}")  # fullmatch: as js/pow.js (bytes.fromhex also takes A-F and spaces)
+
+
 def _case_id_bytes(case_id: str) -> bytes:
-    if not isinstance(case_id, str) or len(case_id) != 32:
-        raise ProtocolError("bad_binding", "a case id is 32 hex characters")
-    try:
-        return bytes.fromhex(case_id)
-    except ValueError:
-        raise ProtocolError("bad_binding", "a case id is 32 hex characters") from None
+    if not isinstance(case_id, str) or not CASE_ID.fullmatch(case_id):
+        raise ProtocolError("bad_binding", "a case id is 32 lower-case hex characters")
+    return bytes.fromhex(case_id)
 
 
 def report_binding(case_id: str) -> bytes:

@@ -54,6 +54,7 @@ ATTACHMENT_CODES = frozenset(
     {"truncated", "decryption_failed", "bad_padding", "bad_length", "bad_attachment", "too_many_chunks"}
 )
 UPLOAD_CODES = frozenset({"bad_length"})
+POW_CODES = frozenset({"bad_challenge", "unsupported_version", "bad_mac", "bad_binding", "bad_nonce"})
 
 
 def _seed(label: str) -> bytes:

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, assume, event, given, settings, strategies a
 from hypothesis.control import currently_in_test_context
 
 from crypto import casekey, encoding, envelope, padding, reply, upload
+from crypto import pow as pw
 from crypto.attachment import (
     CHUNK_CIPHERTEXT,
     CHUNK_PLAINTEXT,
@@ -46,6 +47,7 @@ from .artifacts import (
     ENVELOPE_CODES,
     MANIFEST_CODES,
     PADDING_CODES,
+    POW_CODES,
     REPLY_CODES,
     UPLOAD_CODES,
     craft_bundle,
@@ -762,10 +764,83 @@ def test_upload_keys_refuse_values_of_the_wrong_length(which, value):
     assert must_refuse(UPLOAD_CODES, calls[which]).code == "bad_length"
 
 
+# -- proof of work --------------------------------------------------------------------------------
+
+POW_KEY = hashlib.blake2b(b"pow key", digest_size=32).digest()
+
+
+@prop
+@given(st.sampled_from(sorted(pw.BINDING_BYTES)), st.integers(0, pw.MAX_DIFFICULTY), st.integers(0, 2**32 - 1),
+       st.binary(min_size=pw.RANDOM_BYTES, max_size=pw.RANDOM_BYTES))
+def test_pow_challenge_round_trip(purpose, difficulty, expires, random):
+    made = pw.make_challenge(POW_KEY, purpose, difficulty, expires, random)
+    assert len(made) == pw.CHALLENGE_BYTES
+    for read in (pw.parse_challenge(made), pw.open_challenge(POW_KEY, made)):
+        assert (read.purpose, read.difficulty, read.expires, read.random, read.raw) == (purpose, difficulty, expires, random, made)
+
+
+@prop
+@given(st.binary(max_size=80) | st.binary(min_size=55, max_size=55).map(lambda tail: b"QLPW" + tail)
+       | st.tuples(st.integers(0, 4), st.integers(0, 70), st.binary(min_size=52, max_size=52))
+       .map(lambda t: b"QLPW\x01" + bytes(t[:2]) + t[2]))
+def test_pow_random_challenges_are_refused_or_read_without_their_mac(data):
+    with refused_with(POW_CODES) as caught:
+        read = pw.parse_challenge(data)
+    if not caught:
+        assert len(data) == pw.CHALLENGE_BYTES and read.purpose in pw.BINDING_BYTES and read.difficulty <= pw.MAX_DIFFICULTY
+    must_refuse(POW_CODES, pw.open_challenge, POW_KEY, data)
+
+
+@prop
+@given(st.data())
+def test_every_change_to_a_pow_challenge_is_refused(data):
+    made = pw.make_challenge(POW_KEY, pw.REPORT, 3, 12345, bytes(16))
+    must_refuse(POW_CODES, pw.open_challenge, POW_KEY, data.draw(mutated(made)))
+
+
+@prop
+@given(st.integers(-(2**64), 2**64) | st.sampled_from([True, False, None, 1.0, "1"]))
+def test_pow_counter(nonce):
+    with refused_with(POW_CODES) as caught:
+        encoded = pw.nonce_bytes(nonce)
+    if caught:
+        assert not (encoding.is_int(nonce) and 0 <= nonce <= MAX_SAFE_INT)
+    else:
+        assert encoding.is_int(nonce) and int.from_bytes(encoded, "little") == nonce and len(encoded) == 8
+
+
+@prop
+@given(st.text(alphabet="0123456789abcdefABCDEF \n", min_size=30, max_size=34) | st.text(max_size=40)
+       | st.binary(min_size=16, max_size=16).map(bytes.hex))
+def test_pow_case_id_binding_is_exactly_the_case_id(text):
+    """As client_web/js/pow.js: 32 lower-case hex characters, nothing else."""
+    with refused_with(POW_CODES) as caught:
+        binding = pw.report_binding(text)
+    if not caught:
+        assert re.fullmatch(r"[0-9a-f]{32}", text) and binding.hex() == text
+    with refused_with(POW_CODES) as caught_followup:
+        followup = pw.followup_binding(text, b"envelope")
+    assert bool(caught) == bool(caught_followup)
+    if not caught_followup:
+        assert followup[:16] == binding and len(followup) == pw.BINDING_BYTES[pw.FOLLOWUP]
+
+
+@few
+@given(st.sampled_from(sorted(pw.BINDING_BYTES)), st.integers(0, 6), st.data())
+def test_pow_solutions(purpose, difficulty, data):
+    challenge = pw.make_challenge(POW_KEY, purpose, difficulty, 99, bytes(16))
+    binding = data.draw(st.binary(min_size=pw.BINDING_BYTES[purpose], max_size=pw.BINDING_BYTES[purpose]))
+    nonce = pw.solve(challenge, binding)
+    assert pw.is_solution(challenge, binding, nonce)
+    assert pw.leading_zero_bits(pw.work_hash(challenge, binding, nonce)) >= difficulty
+    wrong = data.draw(st.binary(max_size=60).filter(lambda b: len(b) != pw.BINDING_BYTES[purpose]))
+    assert must_refuse(POW_CODES, pw.work_hash, challenge, wrong, nonce).code == "bad_binding"
+
+
 def test_documented_codes_are_in_the_protocol():
     """Every code these properties allow is one docs/PROTOCOL.md names."""
     text = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "PROTOCOL.md"), encoding="utf-8").read()
     named = set(re.findall(r"`([a-z0-9_]+)`", text))
     allowed = (CASE_KEY_CODES | ENCODING_CODES | PADDING_CODES | ENVELOPE_CODES | BUNDLE_CODES | MANIFEST_CODES
-               | REPLY_CODES | ATTACHMENT_CODES | UPLOAD_CODES)
+               | REPLY_CODES | ATTACHMENT_CODES | UPLOAD_CODES | POW_CODES)
     assert allowed - named == set()
