@@ -1,6 +1,6 @@
 """Proof-of-work challenges (docs/PROTOCOL.md, "Proof of work"): stateless, signed, short-lived."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from crypto import pow as pw
 from crypto.encoding import b64encode
@@ -13,7 +13,12 @@ router = APIRouter(prefix="/api/v1", tags=["proof of work"])
 
 
 @router.get("/pow", response_model=PowChallenge, responses=errors(400))
-def get_challenge(purpose: str | None = None, ctx: AppContext = Depends(get_ctx)) -> PowChallenge:
+def get_challenge(
+    # The enum is only described: any other value (or none) is our 400 bad_purpose, not a 422.
+    purpose: str | None = Query(None, description="what the proof will pay for",
+                                json_schema_extra={"enum": list(pw.PURPOSES)}),
+    ctx: AppContext = Depends(get_ctx),
+) -> PowChallenge:
     """A challenge for one report, follow-up or upload (`purpose=report|followup|upload`)."""
     if purpose not in pw.PURPOSES:
         raise ApiError(400, "bad_purpose", "purpose must be report, followup or upload")
