@@ -227,3 +227,37 @@ def test_every_operation_was_exercised(request):
     assert {"POST /api/v1/cases", "POST /api/v1/cases/followups", "POST /api/v1/cases/lookup", "POST /api/v1/uploads",
             "GET /api/v1/uploads/{upload_id}", "PUT /api/v1/uploads/{upload_id}/chunks/{index}",
             "GET /api/v1/desk/inbound", "POST /api/v1/desk/outbound"} <= succeeded, summary
+
+
+def test_the_checks_fail_on_an_answer_off_its_description():
+    """The same checks, against a toy app that answers what it does not document: each fails."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from pydantic import BaseModel
+    from schemathesis.core.failures import FailureGroup
+
+    class Out(BaseModel):
+        seq: int
+
+    toy = FastAPI()
+
+    @toy.get("/status", response_model=Out)
+    def undocumented_status():
+        return JSONResponse({"seq": 1}, status_code=418)
+
+    @toy.get("/shape", response_model=Out)
+    def wrong_shape():
+        return JSONResponse({"seq": "one"})
+
+    @toy.get("/type", response_model=Out)
+    def wrong_type():
+        return PlainTextResponse("seq=1")
+
+    @toy.get("/crash", response_model=Out)
+    def crash():
+        return JSONResponse({"error": "boom"}, status_code=500)
+
+    toy_schema = schemathesis.openapi.from_asgi("/openapi.json", toy)
+    for path in ("/status", "/shape", "/type", "/crash"):
+        with pytest.raises(FailureGroup):
+            toy_schema[path]["GET"].Case().call_and_validate(checks=CHECKS)
