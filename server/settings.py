@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     # most it rises to under load; the proofs a worker sees per minute above which it rises
     # (one bit, and one more at each doubling); how long a challenge stays valid.
     pow_key_file: Path = Path("var/dev/pow.key")
-    pow_bits: int = 13
-    pow_max_bits: int = 21
+    pow_bits: int = 10
+    pow_max_bits: int = 20
     pow_load_per_minute: int = 30
     pow_lifetime_minutes: int = 10
 

@@ -7,13 +7,16 @@ import os
 import secrets
 import stat
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from crypto import pow as pw
 from crypto.encoding import b64decode, b64encode
 from server.app import create_app
+from server.settings import REPO_ROOT, Settings
 
 from .conftest import POW_TEST_BITS
 from .support import Submitter, pow_binding
@@ -417,3 +420,40 @@ def test_a_challenge_from_before_the_load_rose_is_pow_expired_beyond_one_bit(loa
     response = post(client, "upload", Bodies.upload(), {"challenge": easy, "nonce": second})
     assert response.status_code == 400 and error(response) == "pow_expired"
     assert post(client, "upload", Bodies.upload(), solved(three, pw.NO_RESUME)).status_code == 201
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+POW_SETTINGS = ("pow_key_file", "pow_bits", "pow_max_bits", "pow_load_per_minute", "pow_lifetime_minutes")
+
+
+def test_pow_settings_defaults_are_the_documented_ones(monkeypatch):
+    for name in POW_SETTINGS:
+        monkeypatch.delenv(f"QUIETLINE_{name.upper()}", raising=False)
+    s = Settings()
+    documented = (REPO_ROOT / "docs" / "DEVELOPMENT.md").read_text(encoding="utf-8")
+    for name in POW_SETTINGS:
+        value = getattr(s, name)
+        shown = str(value.relative_to(REPO_ROOT)) if isinstance(value, Path) else str(value)
+        assert f"| `QUIETLINE_{name.upper()}` | `{shown}` |" in documented, name
+    assert s.pow_key_file == REPO_ROOT / "var/dev/pow.key"
+    assert s.pow_bits < s.pow_max_bits
+
+
+def test_pow_settings_read_the_environment_and_refuse_nonsense(monkeypatch, tmp_path):
+    monkeypatch.setenv("QUIETLINE_POW_KEY_FILE", str(tmp_path / "k"))
+    monkeypatch.setenv("QUIETLINE_POW_BITS", "6")
+    monkeypatch.setenv("QUIETLINE_POW_MAX_BITS", "9")
+    monkeypatch.setenv("QUIETLINE_POW_LOAD_PER_MINUTE", "500")
+    s = Settings()
+    assert (s.pow_key_file, s.pow_bits, s.pow_max_bits, s.pow_load_per_minute) == (tmp_path / "k", 6, 9, 500)
+    for name, value in (("POW_MAX_BITS", "5"), ("POW_BITS", "65"), ("POW_BITS", "-1"), ("POW_LOAD_PER_MINUTE", "0"),
+                        ("POW_LIFETIME_MINUTES", "0")):
+        monkeypatch.setenv(f"QUIETLINE_{name}", value)
+        with pytest.raises(ValidationError):
+            Settings()
+        monkeypatch.setenv("QUIETLINE_POW_BITS", "6")
+        monkeypatch.setenv("QUIETLINE_POW_MAX_BITS", "9")
+        monkeypatch.setenv("QUIETLINE_POW_LOAD_PER_MINUTE", "500")
+        monkeypatch.delenv("QUIETLINE_POW_LIFETIME_MINUTES", raising=False)
