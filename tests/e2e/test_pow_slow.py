@@ -1,4 +1,4 @@
-"""A proof of work that takes a while (15 bits without WebAssembly: seconds on this machine):
+"""A proof of work that takes a while (18 bits without WebAssembly: seconds on this machine):
 the page stays responsive while it is solved, and says in the page's language what it is
 doing; a quick one says nothing. Then the report is filed as usual."""
 
@@ -11,7 +11,7 @@ from .conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-STACK_POW_BITS = 15  # tests/e2e/conftest.py
+STACK_POW_BITS = 18  # tests/e2e/conftest.py
 CATALOGUES = {lang: json.loads((ROOT / "client_web" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
               for lang in ("en", "ar")}
 # Before any page script: every text #progress-text shows, with when; and a 50 ms timer's
@@ -57,11 +57,11 @@ def test_a_slow_proof_keeps_the_page_responsive_and_says_so(page, stack, lang):
         times = file_report(page, stack, lang)
         solving = times["post"] - times["challenge"]
         shown = [t for _, t in page.evaluate("window.__progress")]
-        if solving >= 1.5:
+        if solving >= 1.0:
             break
         if solving < 0.5:
             assert text not in shown, (solving, shown)
-    assert solving >= 1.5, f"four solves at {STACK_POW_BITS} bits were all quick"
+    assert solving >= 1.0, f"four solves at {STACK_POW_BITS} bits were all quick"
     assert text in shown, shown
     # Back to the usual words once solved.
     assert shown[-1] == CATALOGUES[lang]["progress"]["report"], shown

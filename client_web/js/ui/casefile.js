@@ -16,8 +16,6 @@ import { openReplies } from '../reply.js';
 import { ProtocolError } from '../errors.js';
 import { b64decode, b64encode } from '../encoding.js';
 import { parseFollowupUpdate } from '../report_schema.js';
-import { followupBinding } from '../pow.js';
-import { NO_STATUS, Payment } from './proof.js';
 
 export async function openCase(keyText) {
   await loadSodium();
@@ -73,14 +71,15 @@ export function followupBody(session, { text = '', attachments = [], consent = n
 
 // `attachments`: descriptors from uploadFiles (uploader.js), whose uploads are complete.
 // `net` runs the request (retry.js `retrying` through a dropped connection, or `once`).
-export async function sendFollowup(session, { text = '', attachments = [], consent = null, victimConsent = null, withdraw = false }, { net = once, proofStatus = NO_STATUS } = {}) {
+export async function sendFollowup(session, { text = '', attachments = [], consent = null, victimConsent = null, withdraw = false }, { net = once, proofStatus = null } = {}) {
   const body = followupBody(session, { text, attachments, consent, victimConsent, withdraw });
   // Checked as sealed: nothing the schema refuses is sent.
   parseFollowupUpdate(body);
   const envelope = seal('followup', body, session.keys.signSecret, session.manifest.desks);
   const json = { lookup: b64encode(session.keys.lookup), envelope: b64encode(envelope), uploads: attachments.map((a) => a.upload_id) };
-  // Paid for with a proof of work bound to the case and this envelope (ui/proof.js).
-  const payment = new Payment('followup', followupBinding(session.caseId, envelope), proofStatus);
+  // Paid for with a proof of work bound to the case and this envelope (ui/proof.js, loaded when a flow starts).
+  const proof = await import('./proof.js');
+  const payment = new proof.Payment('followup', proof.followupBinding(session.caseId, envelope), proofStatus);
   return net(async (afterFailure) => {
     try {
       return await payment.post('/api/v1/cases/followups', json);

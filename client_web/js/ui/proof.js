@@ -9,6 +9,9 @@ import { requestWithin } from './retry.js';
 import { b64decode } from '../encoding.js';
 import { CHALLENGE_BYTES, solve } from '../pow.js';
 
+// The bindings (docs/PROTOCOL.md), for the flows that import this module when they start.
+export { followupBinding, reportBinding, uploadBinding } from '../pow.js';
+
 // Solving shorter than this shows nothing; longer, the status line says what is happening.
 const NOTICE_AFTER_MS = 600;
 const JSON_DEADLINE_MS = 90_000;
@@ -39,7 +42,7 @@ export class Payment {
   constructor(purpose, binding, status = NO_STATUS) {
     this.purpose = purpose;
     this.binding = binding;
-    this.status = status;
+    this.status = status || NO_STATUS;
     this.proof = null;
     this.renewed = false;
   }

@@ -8,7 +8,6 @@
 import { ApiError } from './api.js';
 import { loadTrust } from './trust.js';
 import { once } from './retry.js';
-import { NO_STATUS, Payment } from './proof.js';
 import { today } from './day.js';
 import { loadSodium } from '../sodium.js';
 import * as casekey from '../casekey.js';
@@ -17,14 +16,13 @@ import { uploadRoot } from '../upload_keys.js';
 import { seal } from '../envelope.js';
 import { b64encode } from '../encoding.js';
 import { parseReport } from '../report_schema.js';
-import { reportBinding } from '../pow.js';
 
 // `report` is the structured report (docs/PROTOCOL.md, "Report schema"). It is checked with
 // the schema before anything is sealed: a report the workstation would refuse is never sent
 // (parseReport throws a ProtocolError with code bad_report and a path). `net` runs the
 // request (retry.js): retried through a dropped connection. `proofStatus` ({working, done})
 // is told when the proof of work takes long enough to need a word.
-export async function submitReport({ report, lang }, { net = once, proofStatus = NO_STATUS } = {}) {
+export async function submitReport({ report, lang }, { net = once, proofStatus = null } = {}) {
   parseReport(report);
   await loadSodium();
   const { manifest } = await loadTrust();
@@ -45,8 +43,9 @@ export async function submitReport({ report, lang }, { net = once, proofStatus =
   parseReport(body.report);
   const envelope = b64encode(seal('report', body, keys.signSecret, manifest.desks));
   const json = { lookup: b64encode(keys.lookup), envelope, uploads: [] };
-  // Paid for with a proof of work bound to the case id (ui/proof.js).
-  const payment = new Payment('report', reportBinding(id), proofStatus);
+  // Paid for with a proof of work bound to the case id (ui/proof.js, loaded when a flow starts).
+  const proof = await import('./proof.js');
+  const payment = new proof.Payment('report', proof.reportBinding(id), proofStatus);
   const receipt = await net(async (afterFailure) => {
     try {
       return await payment.post('/api/v1/cases', json);

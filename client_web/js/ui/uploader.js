@@ -16,8 +16,6 @@ import { once, requestWithin } from './retry.js';
 import { AttachmentSealer, CHUNK_PLAINTEXT, chunksForSize } from '../attachment.js';
 import { b64decode, b64encode } from '../encoding.js';
 import { fileHashOfBlob, resume as resumeHandle, streamKey as deriveStreamKey } from '../upload_keys.js';
-import { uploadBinding } from '../pow.js';
-import { Payment } from './proof.js';
 
 // The server's max_chunks (server/settings.py): 4096 chunks of 256 KiB, 1 GiB per file.
 export const MAX_CHUNKS = 4096;
@@ -90,8 +88,9 @@ export async function uploadFile(file, { uploadRoot, net = once, tracker, index 
   let sealer;
   if (!found) {
     sealer = new AttachmentSealer(file.size, key);
-    // Paid for with a proof of work bound to the resume handle (ui/proof.js).
-    const payment = new Payment('upload', uploadBinding(handle), {
+    // Paid for with a proof of work bound to the resume handle (ui/proof.js, loaded when a flow starts).
+    const proof = await import('./proof.js');
+    const payment = new proof.Payment('upload', proof.uploadBinding(handle), {
       working: () => tracker.proving && tracker.proving(index),
       done: () => tracker.proved && tracker.proved(index),
     });
