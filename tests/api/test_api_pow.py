@@ -145,6 +145,18 @@ def test_the_key_file_is_made_once_0600_and_survives_a_restart(settings, clock, 
     second.state.ctx.db.dispose()
 
 
+def test_workers_starting_at_once_agree_on_one_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from server.security.pow import load_or_create_key
+
+    path = tmp_path / "keys" / "pow.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: load_or_create_key(path), range(16)))
+    assert len(set(keys)) == 1 and len(keys[0]) == 32 and path.read_bytes() == keys[0]
+    assert [p.name for p in path.parent.iterdir()] == ["pow.key"]  # nothing staged is left behind
+
+
 @pytest.mark.parametrize("content", [b"", b"short", bytes(33)])
 def test_a_key_file_of_the_wrong_size_stops_the_server(settings, clock, content):
     settings.pow_key_file.write_bytes(content)
