@@ -7,13 +7,13 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench fuzz install python-deps web-deps chromium gpg dev-keys clean
+.PHONY: run test bench fuzz install python-deps web-deps chromium gpg postgresql dev-keys clean
 
 run: install gpg dev-keys
 	@echo "Quietline is starting: open http://127.0.0.1:8470/ (Ctrl-C stops it)"
 	$(BIN)/quietline serve --host 127.0.0.1 --port 8470
 
-test: install chromium gpg
+test: install chromium gpg postgresql
 	$(BIN)/pytest
 
 # Page weight and load times on an emulated Slow 3G link (CDP), written to docs/BENCHMARKS.md.
@@ -59,6 +59,12 @@ chromium:
 # GnuPG for the workstation's OpenPGP referral exports (python-gnupg drives the real binary).
 gpg:
 	@command -v gpg >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg; }
+
+# PostgreSQL 15's server tools for the API tests' second run: each test session starts a
+# throwaway cluster of its own with them (tests/api/pgcluster.py); no service is left running.
+PG_BIN := /usr/lib/postgresql/15/bin
+postgresql:
+	@test -x $(PG_BIN)/initdb || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15; }
 
 dev-keys: python-deps
 	$(BIN)/quietline keys dev

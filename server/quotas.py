@@ -9,10 +9,11 @@
   yet filed within `unfiled_upload_quota_bytes`; beyond either, 507 `storage_full`.
 
 Every check runs inside the write transaction that then stores, so what it counted cannot
-change before the commit: SQLite's write lock is taken at BEGIN, and on PostgreSQL the
-case row is locked for follow-ups (storage totals there can be exceeded by at most the
-requests in flight at one moment). The sums read only rows still waiting (partial indexes,
-migration 0004), never chunk rows.
+change before the commit, with any number of workers: SQLite's write lock is taken at BEGIN;
+on PostgreSQL the case row is locked for follow-ups, and the storage check takes a
+transaction-scoped advisory lock, so intake transactions check and store one after another
+from that point to their commit (as on SQLite). The sums read only rows still waiting
+(partial indexes, migration 0004), never chunk rows.
 """
 
 from datetime import date
@@ -68,8 +69,21 @@ def unfiled_bytes(session: Session) -> int:
     return _sum(session, Upload.chunks, Upload.case_id.is_(None)) * CHUNK_CIPHERTEXT
 
 
+# The advisory lock key (any 64-bit number no other lock uses): "quietln" in ASCII.
+STORAGE_LOCK = 0x71756965746C6E
+
+
+def _hold_storage_lock(session: Session) -> None:
+    """PostgreSQL: wait for, then hold until commit or rollback, the one lock every storage
+    check takes, so two workers cannot both count the same free room. SQLite's write
+    transaction already holds the whole database."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(STORAGE_LOCK)))
+
+
 def check_storage(session: Session, settings: Settings, *, envelope_bytes: int = 0, upload_chunks: int = 0) -> None:
     """Refuse (507 storage_full) what would take either total past its quota."""
+    _hold_storage_lock(session)
     upload_bytes = upload_chunks * CHUNK_CIPHERTEXT
     if waiting_bytes(session) + envelope_bytes + upload_bytes > settings.storage_quota_bytes:
         raise storage_full()

@@ -17,6 +17,8 @@ BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "quietline_sqlite_begin"
 _DEFERRED = "quietline_after_commit"
 log = logging.getLogger("quietline.server")
+# The tables whose deleted or cleared rows held ciphertext (envelopes and replies).
+CIPHERTEXT_TABLES = ("cases", "followups", "replies", "withdrawals")
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:
@@ -106,7 +108,10 @@ class Database:
         ciphertext) in the -wal file: SQLite keeps the older versions of changed pages there
         until they happen to be overwritten, even after a checkpoint. This copies the log into
         the database file (where secure_delete has zeroed the rows) and truncates it to
-        nothing. A no-op on PostgreSQL."""
+        nothing. On PostgreSQL, VACUUM (below)."""
+        if self.engine.dialect.name == "postgresql":
+            self._vacuum_ciphertext_tables()
+            return
         if self.engine.dialect.name != "sqlite":
             return
         connection = self.engine.raw_connection()
@@ -118,6 +123,17 @@ class Database:
             connection.close()
         if busy:
             log.warning("the write-ahead log was not truncated (a reader was busy); the next deletion tries again")
+
+    def _vacuum_ciphertext_tables(self) -> None:
+        """PostgreSQL keeps the old version of a deleted or updated row (and its TOAST
+        chunks, where envelopes live) in its page until VACUUM prunes it; this prunes now
+        instead of whenever autovacuum comes. Pruning compacts each page, which overwrites
+        most old versions, but PostgreSQL has no secure_delete: space freed at the end of a
+        page keeps its bytes until reused, the write-ahead log holds them until its segments
+        are recycled, and versions a running transaction can still see stay for the next
+        VACUUM (docs/DEVELOPMENT.md, "PostgreSQL"). VACUUM cannot run in a transaction."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (INDEX_CLEANUP ON) " + ", ".join(CIPHERTEXT_TABLES))
 
     def dispose(self) -> None:
         self.engine.dispose()

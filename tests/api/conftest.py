@@ -4,14 +4,12 @@ the app under FastAPI's TestClient (ProvingClient: with proofs of work) with a c
 
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from nacl.bindings import crypto_sign_keypair
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from crypto.desk import DeskKeys
 from crypto.encoding import b64encode
@@ -21,6 +19,7 @@ from server.security.desk_auth import hash_token, new_token
 from server.settings import Settings
 from server.storage.migrate import upgrade
 
+from .pgcluster import ClusterUnavailable, DatabaseServer, start_cluster
 from .support import Env, ProvingClient
 
 POW_TEST_BITS = 4
@@ -68,27 +67,57 @@ class Clock:
         self.day += timedelta(days=days)
 
 
-# The suite runs on SQLite. Set QUIETLINE_TEST_DATABASE_URL to a PostgreSQL server's URL
-# (e.g. postgresql+psycopg://postgres@127.0.0.1:5433/postgres, with the psycopg driver
-# installed) to run every test on a fresh PostgreSQL database of its own instead.
+# Every test here that uses the database runs twice: on SQLite (a file in the test's folder)
+# and on PostgreSQL (a fresh database of its own on a throwaway cluster, tests/api/pgcluster.py).
+# Set QUIETLINE_TEST_DATABASE_URL to a PostgreSQL server's admin URL (e.g.
+# postgresql+psycopg://postgres@127.0.0.1:5433/postgres) to use that server instead of the
+# cluster. A test marked sqlite_only or postgresql_only(reason) runs on that one database.
+BACKENDS = ("sqlite", "postgresql")
 SERVER_URL = os.environ.get("QUIETLINE_TEST_DATABASE_URL", "")
+API_DIR = Path(__file__).resolve().parent
+
+
+def pytest_generate_tests(metafunc):
+    # Only for tests/api: tests/tamper imports this module's names, this hook among them.
+    if "database_url" not in metafunc.fixturenames or not metafunc.definition.path.is_relative_to(API_DIR):
+        return
+    only = [m.name.removesuffix("_only") for m in metafunc.definition.iter_markers() if m.name in ("sqlite_only", "postgresql_only")]
+    backends = [b for b in BACKENDS if not only or b in only]
+    metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """The PostgreSQL server the postgresql runs use, started on first use. Missing tools
+    fail those tests (they are never skipped)."""
+    cluster = None
+    if SERVER_URL:
+        admin_url = SERVER_URL
+    else:
+        try:
+            cluster = start_cluster()
+        except ClusterUnavailable as exc:
+            pytest.fail(f"no PostgreSQL for the postgresql runs: {exc}", pytrace=False)
+        admin_url = cluster.url()
+    server = DatabaseServer(admin_url)
+    try:
+        yield server
+    finally:
+        try:
+            server.close()
+        finally:
+            if cluster is not None:
+                cluster.stop()
 
 
 @pytest.fixture
-def database_url(tmp_path):
-    if not SERVER_URL:
+def database_url(request, tmp_path):
+    """SQLite unless parametrized (tests/robustness and tests/tamper use this on SQLite)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path / 'quietline.db'}"
         return
-    name = f"qltest_{secrets.token_hex(6)}"
-    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with request.getfixturevalue("postgresql_server").fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

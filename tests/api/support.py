@@ -250,9 +250,11 @@ class Env:
         return self.database_url.startswith("sqlite")
 
     def engine(self):
-        """A plain engine of the test's own, independent of the app's."""
+        """A plain engine of the test's own, independent of the app's. On SQLite it keeps no
+        connection open between uses; PostgreSQL's connections are pooled, since each new one
+        costs a server process (the test's database is dropped with them at its end)."""
         if self._engine is None:
-            self._engine = create_engine(self.database_url, poolclass=NullPool)
+            self._engine = create_engine(self.database_url, poolclass=NullPool) if self.is_sqlite else create_engine(self.database_url)
         return self._engine
 
     def dispose(self) -> None:

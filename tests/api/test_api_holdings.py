@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from crypto.encoding import b64encode
 from quietline_cli import main
@@ -60,7 +61,8 @@ def test_holdings_counts_what_the_server_holds_by_age(client, env, org, clock, r
     assert client.post("/api/v1/cases/withdraw", json={"lookup": gone.lookup, "envelope": b64encode(gone.followup([desk]))}).status_code == 200
 
     with env.engine().begin() as conn:  # the old case's expiry comes in ten days
-        conn.exec_driver_sql("UPDATE cases SET expires_day = ? WHERE case_id = ?", ((today + timedelta(days=10)).isoformat(), old.case_id))
+        conn.execute(text("UPDATE cases SET expires_day = :day WHERE case_id = :case_id"),
+                     {"day": today + timedelta(days=10), "case_id": old.case_id})
 
     result = run("holdings", "--json")
     assert result.exit_code == 0, result.output

@@ -180,10 +180,9 @@ def test_a_reply_the_desk_wrote_before_it_learnt_of_the_withdrawal_is_dropped(cl
     assert env.count("replies") == 0 and env.count("cases") == 0
 
 
+@pytest.mark.sqlite_only(reason="scans the SQLite database file; tests/api/test_api_postgresql.py has PostgreSQL's counterpart")
 def test_nothing_of_a_withdrawn_case_is_left_readable_in_the_database_file(client, env, org):
     """Deleted rows are overwritten (SQLite secure_delete), not left in free pages."""
-    if not env.is_sqlite:
-        pytest.skip("a property of the SQLite file; PostgreSQL's storage is the server's own")
     desk = org.desks["desk-1"]
     person = Submitter()
     sealed_report = person.report([desk], text="x" * 5000)
