@@ -5,6 +5,7 @@ schema that is missing or invalid: the manifest must verify against the root key
 deployment file pins.
 """
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -13,7 +14,7 @@ import anyio
 from fastapi import FastAPI
 
 from .context import AppContext, load_deployment, load_manifest
-from .errors import CatchAllMiddleware, install_error_handlers
+from .errors import CatchAllMiddleware, error_response, install_error_handlers, scrubbed_location
 from .ids import utc_today
 from .retention_task import CHECK_SECONDS, DailyPurge
 from .routes import desk, followups, intake, meta, status, uploads, withdraw
@@ -24,9 +25,11 @@ from .security.headers import SecurityHeadersMiddleware
 from .security.limits import JsonBodyLimitMiddleware
 from .settings import Settings
 from .static import client_app
-from .storage.blobs import LocalBlobStore
+from .storage.blobs import BlobStoreUnavailable, open_blob_store
 from .storage.db import Database
 from .storage.migrate import check_schema
+
+log = logging.getLogger("quietline.server")
 
 DESCRIPTION = (
     "End-to-end encrypted reporting channel. The server stores only ciphertext and anonymous "
@@ -47,6 +50,8 @@ def create_app(
     proof_of_work = ProofOfWork.from_settings(settings)
     if not settings.client_dir.is_dir():
         raise RuntimeError(f"client folder {settings.client_dir} does not exist")
+    blobs = open_blob_store(settings)
+    blobs.check()
     db = Database(settings.database_url)
     try:
         check_schema(db.engine, settings.database_url)
@@ -56,7 +61,7 @@ def create_app(
     ctx = AppContext(
         settings=settings,
         db=db,
-        blobs=LocalBlobStore(settings.blob_dir),
+        blobs=blobs,
         manifest=manifest,
         manifest_bytes=manifest_bytes,
         deployment_bytes=deployment_bytes,
@@ -89,6 +94,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    app.add_exception_handler(BlobStoreUnavailable, _blob_store_unavailable)
     for module in (meta, pow_routes, uploads, intake, status, followups, withdraw, desk):
         app.include_router(module.router)
     # Last, so every API route takes precedence over a file of the same name.
@@ -99,3 +105,10 @@ def create_app(
     app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+async def _blob_store_unavailable(_request, exc: BlobStoreUnavailable):
+    """The object store is down or refusing after botocore's retries: the server's condition,
+    like an unavailable database (503 `unavailable`); the chunk's row was not committed."""
+    log.warning("unavailable (object store): %s", scrubbed_location(exc))
+    return error_response(503, "unavailable", "the server's storage is unavailable; nothing was stored, try again in a moment")

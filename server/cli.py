@@ -107,11 +107,15 @@ def purge() -> None:
     uploads, stray chunk files."""
     from .ids import utc_today
     from .retention import purge as run_purge
-    from .storage.blobs import LocalBlobStore
+    from .storage.blobs import open_blob_store
 
     settings, db = _open_database()
     try:
-        done = run_purge(db, LocalBlobStore(settings.blob_dir), settings, utc_today())
+        blobs = open_blob_store(settings)
+        blobs.check()
+        done = run_purge(db, blobs, settings, utc_today())
+    except (RuntimeError, ValueError) as exc:  # the blob store is unusable or unreachable
+        raise click.ClickException(str(exc)) from None
     finally:
         db.dispose()
     click.echo(

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crypto.errors import ProtocolError
 
+from .faults import classify
+
 log = logging.getLogger("quietline.server")
 
 # Protocol codes whose HTTP status is not the default 400.
@@ -132,9 +134,10 @@ def scrubbed_location(exc: BaseException) -> str:
 
 
 class CatchAllMiddleware:
-    """Turns any unexpected exception into a bare 500 `internal_error` and logs only its
-    type and location. Unlike Starlette's ServerErrorMiddleware it does not re-raise, so
-    the server's own traceback logging never sees request details."""
+    """Turns any unexpected exception into a bare 500 `internal_error` (or, for a full disk
+    or an unavailable database, 507 `storage_full` or 503 `unavailable`: server/faults.py)
+    and logs only its type and location. Unlike Starlette's ServerErrorMiddleware it does
+    not re-raise, so the server's own traceback logging never sees request details."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -154,8 +157,14 @@ class CatchAllMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            log.error("internal error: %s", scrubbed_location(exc))
+            fault = classify(exc)
+            if fault is None:
+                log.error("internal error: %s", scrubbed_location(exc))
+                status, code, message = 500, "internal_error", "internal server error"
+            else:  # a full disk or an unavailable database: the server's condition, not a bug
+                log.warning("%s (%s): %s", fault.code, fault.reason, scrubbed_location(exc))
+                status, code, message = fault.status, fault.code, fault.message
             if started:
                 return  # the response is cut short; nothing more can be said
-            response = error_response(500, "internal_error", "internal server error")
+            response = error_response(status, code, message)
             await response(scope, receive, send)

@@ -13,6 +13,7 @@ from crypto.bundle import INBOUND, write_bundle
 from .context import AppContext
 from .errors import ApiError
 from .ids import new_id
+from .storage.blobs import ChunkMissing
 from .storage.models import Case, Followup, OutboundBundle, Upload, Withdrawal
 
 
@@ -29,15 +30,13 @@ def _envelope(ctx: AppContext, column, where, size: int) -> Iterator[bytes]:
 
 
 def _attachment(ctx: AppContext, upload_id: str, chunks: int) -> Iterator[bytes]:
-    for index in range(chunks):
-        try:
-            with ctx.blobs.open_chunk(upload_id, index) as chunk_file:
-                data = chunk_file.read(CHUNK_CIPHERTEXT + 1)
-        except FileNotFoundError:
-            raise _Changed from None
-        if len(data) != CHUNK_CIPHERTEXT:
-            raise RuntimeError("a stored chunk has the wrong size")
-        yield data
+    try:
+        for data in ctx.blobs.read_chunks(upload_id, chunks):
+            if len(data) != CHUNK_CIPHERTEXT:
+                raise RuntimeError("a stored chunk has the wrong size")
+            yield data
+    except ChunkMissing:
+        raise _Changed from None
 
 
 def _write(ctx: AppContext, desk_id: str, out: BinaryIO) -> str:

@@ -5,6 +5,7 @@ repository root, so `quietline serve` behaves the same from any working director
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,16 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/dev/quietline.db"
     blob_dir: Path = Path("var/dev/blobs")
+    # Where attachment chunks live (server/storage/blobs.py): "local" under blob_dir, or
+    # "s3" in an S3-compatible bucket (server/storage/s3.py; docs/OPERATIONS.md), blob_dir
+    # then holding only the temporary spools for bundles. Credentials come from the
+    # standard AWS environment or config, never from here. s3_max_attempts is botocore's
+    # retry budget per request (first try included).
+    blob_backend: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = ""
+    s3_prefix: str = "quietline/"
+    s3_max_attempts: int = 5
     manifest: Path = Path("keys/dev/manifest.json")
     deployment: Path = Path("keys/dev/deployment.json")
     desk_tokens: Path = Path("var/dev/desk-tokens.json")
@@ -134,6 +145,14 @@ class Settings(BaseSettings):
     def _pow_range(self) -> "Settings":
         if self.pow_max_bits < self.pow_bits:
             raise ValueError("pow_max_bits cannot be below pow_bits")
+        return self
+
+    @model_validator(mode="after")
+    def _s3(self) -> "Settings":
+        if self.blob_backend == "s3" and not self.s3_bucket:
+            raise ValueError("blob_backend s3 needs s3_bucket")
+        if self.s3_max_attempts < 1:
+            raise ValueError("s3_max_attempts must be at least 1")
         return self
 
     @property

@@ -1,6 +1,11 @@
-"""Attachment chunk storage. Chunks are ciphertext the server cannot open; each is written
-to a temporary file, flushed to disk and renamed into place, so a reader sees a whole
-chunk or none."""
+"""Attachment chunk storage. Chunks are ciphertext the server cannot open. `BlobStore` is
+the whole interface the server uses; `LocalBlobStore` (a folder on this machine) is the
+default, `server/storage/s3.py` the S3-compatible object store for several app servers,
+and `open_blob_store` picks one from the settings.
+
+Either way a reader sees a chunk whole or not at all, chunks are removed only after the
+transaction that forgets them commits, and a chunk's name holds nothing but its upload id
+and index."""
 
 import os
 import re
@@ -8,20 +13,40 @@ import secrets
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _check_upload_id(upload_id: str) -> str:
-    if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+def check_upload_id(upload_id: str) -> str:
+    if not isinstance(upload_id, str) or not UPLOAD_ID.match(upload_id):
         raise ValueError("upload ids are 32 lowercase hex characters")
     return upload_id
 
 
+def check_index(index: int) -> int:
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ValueError("chunk index must be a non-negative integer")
+    return index
+
+
+class ChunkMissing(LookupError):
+    """A chunk that should be stored is not (deleted meanwhile, or never written)."""
+
+
+class BlobStoreUnavailable(RuntimeError):
+    """The store could not be reached or refused the operation (after its own retries)."""
+
+
 class StagedChunk(ABC):
-    """A chunk written and flushed but not yet visible; `commit` makes it the chunk."""
+    """A chunk prepared but not yet visible; `commit` makes it the chunk, whole, in one step
+    (the caller does this while it holds the upload's row, so a filed upload never changes);
+    `discard` drops it. Exactly one of the two is called."""
 
     @abstractmethod
     def commit(self) -> None: ...
@@ -31,15 +56,25 @@ class StagedChunk(ABC):
 
 
 class BlobStore(ABC):
+    """What the server does with chunks: write one atomically (stage, then commit), read an
+    upload's chunks in order (inbound bundles), delete an upload's chunks (after the commit
+    that forgets them), list the uploads that have chunks (the stray sweep), and give a local
+    temporary file for building or receiving a bundle."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """At startup: raise RuntimeError with a readable reason if the store is not usable."""
+
     @abstractmethod
     def stage_chunk(self, upload_id: str, index: int, data: bytes) -> StagedChunk: ...
 
     def put_chunk(self, upload_id: str, index: int, data: bytes) -> None:
-        """Write, fsync and atomically rename into place (replacing any earlier copy)."""
+        """Stage and commit at once (replacing any earlier copy)."""
         self.stage_chunk(upload_id, index, data).commit()
 
     @abstractmethod
-    def open_chunk(self, upload_id: str, index: int) -> BinaryIO: ...
+    def read_chunks(self, upload_id: str, count: int) -> Iterator[bytes]:
+        """Chunks 0..count-1 of an upload, one at a time; ChunkMissing if one is absent."""
 
     @abstractmethod
     def delete_upload(self, upload_id: str) -> None:
@@ -47,12 +82,13 @@ class BlobStore(ABC):
 
     @abstractmethod
     def upload_ids(self) -> list[str]:
-        """Every upload that has chunk files stored."""
+        """Every upload with something stored under its name, sorted (locally that includes
+        the empty folder a discarded chunk can leave, which the sweep then removes)."""
 
     @abstractmethod
     def spool(self) -> BinaryIO:
-        """An anonymous temporary file for building or receiving a bundle; it vanishes
-        when closed (or if the process dies)."""
+        """An anonymous temporary file on this machine for building or receiving a bundle; it
+        vanishes when closed (or if the process dies)."""
 
 
 class _LocalStaged(StagedChunk):
@@ -68,7 +104,8 @@ class _LocalStaged(StagedChunk):
 
 
 class LocalBlobStore(BlobStore):
-    """<root>/uploads/<id[:2]>/<id>/<index>.chunk, temporary files in <root>/tmp."""
+    """<root>/uploads/<id[:2]>/<id>/<index>.chunk, temporary files in <root>/tmp. A chunk is
+    written to a temporary file, flushed to disk, then renamed into place."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -77,14 +114,17 @@ class LocalBlobStore(BlobStore):
         for path in (self.root, self.uploads, self.tmp):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
+    def check(self) -> None:
+        for path in (self.uploads, self.tmp):
+            if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+                raise RuntimeError(f"blob folder {path} is not a writable folder")
+
     def _dir(self, upload_id: str) -> Path:
-        upload_id = _check_upload_id(upload_id)
+        upload_id = check_upload_id(upload_id)
         return self.uploads / upload_id[:2] / upload_id
 
     def _path(self, upload_id: str, index: int) -> Path:
-        if not isinstance(index, int) or index < 0:
-            raise ValueError("chunk index must be a non-negative integer")
-        return self._dir(upload_id) / f"{index:06d}.chunk"
+        return self._dir(upload_id) / f"{check_index(index):06d}.chunk"
 
     def stage_chunk(self, upload_id: str, index: int, data: bytes) -> StagedChunk:
         final = self._path(upload_id, index)
@@ -101,8 +141,13 @@ class LocalBlobStore(BlobStore):
             raise
         return _LocalStaged(temp, final)
 
-    def open_chunk(self, upload_id: str, index: int) -> BinaryIO:
-        return open(self._path(upload_id, index), "rb")
+    def read_chunks(self, upload_id: str, count: int) -> Iterator[bytes]:
+        for index in range(count):
+            try:
+                data = self._path(upload_id, index).read_bytes()
+            except FileNotFoundError:
+                raise ChunkMissing(index) from None
+            yield data
 
     def delete_upload(self, upload_id: str) -> None:
         shutil.rmtree(self._dir(upload_id), ignore_errors=True)
@@ -113,15 +158,11 @@ class LocalBlobStore(BlobStore):
             for prefix in self.uploads.iterdir()
             if prefix.is_dir()
             for path in prefix.iterdir()
-            if path.is_dir() and _UPLOAD_ID.match(path.name)
+            if path.is_dir() and UPLOAD_ID.match(path.name)
         )
 
     def spool(self) -> BinaryIO:
         return tempfile.TemporaryFile(dir=self.tmp)
-
-    def files(self) -> list[Path]:
-        """Every stored chunk file (for tests and audits)."""
-        return sorted(p for p in self.uploads.rglob("*") if p.is_file())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -130,3 +171,19 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def open_blob_store(settings: "Settings") -> BlobStore:
+    """The store the settings name: `blob_backend` local (under `blob_dir`) or s3 (bucket
+    `s3_bucket` under `s3_prefix`, spools under `blob_dir`/tmp)."""
+    if settings.blob_backend == "s3":
+        from .s3 import S3BlobStore  # boto3 is imported only by deployments that use it
+
+        return S3BlobStore(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            spool_dir=settings.blob_dir / "tmp",
+            max_attempts=settings.s3_max_attempts,
+        )
+    return LocalBlobStore(settings.blob_dir)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import resolve_database_url
+from .sqlite_file import hold_to_path
 
 BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "quietline_sqlite_begin"
@@ -83,6 +84,9 @@ def make_engine(url: str) -> Engine:
 class Database:
     def __init__(self, url: str):
         self.engine = make_engine(url)
+        database = make_url(resolve_database_url(url)).database
+        if is_sqlite(url) and database and database != ":memory:":
+            hold_to_path(self.engine, Path(database))  # never a new or a vanished file (sqlite_file.py)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         self._write = sessionmaker(write_engine, expire_on_commit=False)

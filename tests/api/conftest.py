@@ -20,6 +20,7 @@ from server.settings import Settings
 from server.storage.migrate import upgrade
 
 from .pgcluster import ClusterUnavailable, DatabaseServer, start_cluster
+from .blobstores import blob_backend, blob_settings, bucket, object_store, s3_credentials  # noqa: F401 - fixtures
 from .support import Env, ProvingClient
 
 POW_TEST_BITS = 4
@@ -151,7 +152,7 @@ def env(tmp_path, org, database_url):
 
 
 @pytest.fixture
-def settings(env) -> Settings:
+def settings(env, blob_settings) -> Settings:
     return Settings(
         database_url=env.database_url,
         blob_dir=env.blob_dir,
@@ -164,6 +165,7 @@ def settings(env) -> Settings:
         pow_key_file=env.root / "pow.key",
         pow_bits=POW_TEST_BITS,
         pow_load_per_minute=10**9,
+        **blob_settings,
     )
 
 

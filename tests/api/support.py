@@ -5,6 +5,7 @@ import hashlib
 import io
 import json as json_module
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -238,6 +239,9 @@ class Env:
     deployment_path: Path
     tokens_path: Path
     extra: dict = field(default_factory=dict)
+    # Set when the test's blob store is an object store (tests/api/blobstores.py): its
+    # objects, which blob_data() shows besides the files under blob_dir.
+    blob_reader: Callable[[], dict[str, bytes]] | None = None
 
     database_url: str = ""
 
@@ -272,13 +276,15 @@ class Env:
     def count(self, table: str) -> int:
         return len(self.rows(table))
 
+    def blob_data(self) -> dict[str, bytes]:
+        """Every file under the blob folder except anonymous spools and, with an object
+        store, every object in the test's bucket: by name, in name order."""
+        files = {str(p.relative_to(self.blob_dir)): p.read_bytes() for p in sorted(self.blob_dir.rglob("*")) if p.is_file()}
+        return {**files, **(self.blob_reader() if self.blob_reader is not None else {})}
+
     def blob_files(self) -> dict[str, str]:
-        """Every file under the blob store except anonymous spools, with a content digest."""
-        return {
-            str(p.relative_to(self.blob_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(self.blob_dir.rglob("*"))
-            if p.is_file()
-        }
+        """The same with a content digest for each."""
+        return {name: hashlib.sha256(data).hexdigest() for name, data in self.blob_data().items()}
 
     def snapshot(self) -> dict:
         """Everything the server has stored: each table's full content and every file."""

@@ -13,6 +13,7 @@ from crypto.encoding import b64encode
 from server.app import create_app
 from server.retention import purge, spread_expiry
 
+from .blobstores import both_blob_stores
 from .support import ProvingClient, Submitter, attachment, file_case, make_reply, outbound_bundle, upload
 
 START = date(2026, 11, 23)
@@ -130,6 +131,7 @@ def test_replies_expire_on_their_own_and_are_kept_through_their_day(client, env,
     assert env.count("replies") == 0 and env.count("cases") == 1  # the case lives longer
 
 
+@both_blob_stores
 def test_an_expired_case_goes_only_once_nothing_in_it_waits_for_a_desk(client, env, org, ctx, clock):
     desk = org.desks["desk-1"]
     person, fresh = Submitter(), Submitter()
@@ -184,6 +186,7 @@ def test_a_case_is_kept_through_its_expiry_day(client, env, org, ctx):
     assert found.status_code == 200 and found.json()["found"] is False
 
 
+@both_blob_stores
 def test_a_purge_that_rolls_back_removes_no_file(client, env, org, ctx):
     from server.retention import purge_expired_cases
 

@@ -5,7 +5,7 @@ in the API tests."""
 from _pytest.nodeid import coerce_node_id
 from _pytest.nodes import Node
 
-from api.conftest import clock, database_url, env, org, settings  # noqa: F401 (fixtures)
+from api.conftest import blob_backend, blob_settings, clock, database_url, env, org, settings  # noqa: F401 (fixtures)
 
 # schemathesis 4.32.5's `pytest.from_fixture` names each operation's subtest by assigning
 # `request.node._nodeid`, which pytest 9.2 replaced with a structured `_id`. Give the old name

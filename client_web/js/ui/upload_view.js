@@ -38,6 +38,7 @@ export function uploadErrorText(error) {
     case 'file_unreadable': return t('upload.error_unreadable');
     case 'upload_incomplete': return t('upload.error_incomplete');
     case 'storage_full': return t('errors.storage_full');
+    case 'unavailable': return t('errors.unavailable');
     case 'followup_limit': return t('errors.followup_limit');
     case 'pow_required':
     case 'pow_invalid':
