@@ -122,6 +122,16 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
+def blank_database_url(request, database_url, tmp_path):
+    """A second database on the same backend as database_url, empty (not migrated)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    with request.getfixturevalue("postgresql_server").fresh_database(migrated=False) as url:
+        yield url
+
+
+@pytest.fixture
 def env(tmp_path, org, database_url):
     e = Env(
         root=tmp_path,

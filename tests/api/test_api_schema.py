@@ -144,3 +144,130 @@ def test_only_days_are_stored(client, env, org):
                     assert str(column["type"]).upper() == "DATE", (table, column)
     finally:
         engine.dispose()
+
+
+# -- every migration down and up again, with data, leaving the schema it made -------------
+
+
+def schema_of(url: str) -> dict:
+    """Everything SQLAlchemy's inspector reports of the schema, in a comparable form: each
+    table's columns in order (type, nullability, default), primary key, foreign keys,
+    indexes (with a partial index's WHERE), unique and check constraints; Alembic's own
+    alembic_version table aside."""
+    engine = make_engine(url)
+    try:
+        inspector = inspect(engine)
+        schema = {}
+        for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+            checks = inspector.get_check_constraints(table)
+            schema[table] = {
+                "columns": [(c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)],
+                "primary_key": (inspector.get_pk_constraint(table)["name"], tuple(inspector.get_pk_constraint(table)["constrained_columns"])),
+                "foreign_keys": sorted(
+                    (fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
+                    for fk in inspector.get_foreign_keys(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]),
+                     tuple(sorted((k, " ".join(str(v).split())) for k, v in i.get("dialect_options", {}).items() if k.endswith("_where"))))
+                    for i in inspector.get_indexes(table)
+                ),
+                "unique": sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)),
+                "checks": sorted((c["name"], " ".join(c["sqltext"].split())) for c in checks),
+            }
+        return schema
+    finally:
+        engine.dispose()
+
+
+def revisions() -> list[str]:
+    """Every revision from the first to the head, in order."""
+    from alembic.script import ScriptDirectory
+
+    from server.storage.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return [r.revision for r in reversed(list(script.walk_revisions("base", "heads")))]
+
+
+def fill(client, org) -> None:
+    """A bit of everything the server stores: cases with a filed upload and follow-ups with
+    one, a reply, an acknowledged report, an outbound bundle, an unfiled resumable upload
+    and a withdrawal."""
+    from .support import upload
+
+    desk = org.desks["desk-1"]
+    busy, acked, gone = Submitter(), Submitter(), Submitter()
+    for s in (busy, acked, gone):
+        file_case(client, s, [desk], [attachment(10, seed=len(s.case_id) + ord(s.case_id[0]))])
+    late = attachment(300_000, seed=3)
+    upload(client, late)
+    followup = client.post("/api/v1/cases/followups", json={
+        "lookup": busy.lookup, "envelope": _b64(busy.followup([desk], [late.descriptor()])), "uploads": [late.upload_id]})
+    assert followup.status_code == 201, followup.text
+    pushed = client.post(
+        "/api/v1/desk/outbound",
+        content=outbound_bundle(desk, acks=[{"type": "report", "case_id": acked.case_id}],
+                                replies=[(busy.case_id, 1, make_reply(desk, busy, 1))])[1],
+        headers={**org.auth(), "Content-Type": "application/octet-stream"},
+    )
+    assert pushed.status_code == 200, pushed.text
+    resumable = client.post("/api/v1/uploads", json={"chunks": 1, "resume": _b64(b"r" * 32), "header": _b64(b"h" * 24)})
+    assert resumable.status_code == 201, resumable.text
+    withdrawn = client.post("/api/v1/cases/withdraw", json={"lookup": gone.lookup, "envelope": _b64(gone.followup([desk]))})
+    assert withdrawn.status_code == 200, withdrawn.text
+
+
+def test_every_migration_goes_down_and_up_with_data_leaving_the_schema_it_made(client, env, org, blank_database_url):
+    """Up from nothing one revision at a time (the reference schema at each); fill the
+    database; then for each migration from the newest down: down with data, up again with
+    data, and down again. At every step the schema equals the reference at that revision,
+    and the rows of every table both revisions have are still there. Last, up to the head:
+    the schema is the head's again, and the server still works on the old data."""
+    revs = revisions()
+    fresh = blank_database_url
+    reference = {"base": schema_of(fresh)}
+    for rev in revs:
+        upgrade(fresh, rev)
+        reference[rev] = schema_of(fresh)
+    assert reference[revs[-1]] == schema_of(env.database_url)  # one step at a time = all at once
+
+    fill(client, org)
+    client.app.state.ctx.db.dispose()
+    counts = {t: env.count(t) for t in TABLES}
+    assert all(counts[t] for t in TABLES if t != "withdrawals") and counts["withdrawals"] == 1
+    env.dispose()
+
+    steps = ["base", *revs]
+    for below, above in reversed(list(zip(steps, steps[1:]))):
+        downgrade(env.database_url, below)
+        assert schema_of(env.database_url) == reference[below], f"down to {below}"
+        upgrade(env.database_url, above)
+        assert schema_of(env.database_url) == reference[above], f"down to {below} and up to {above}"
+        kept = set(reference[below])
+        assert {t: env.count(t) for t in kept} == {t: counts[t] for t in kept}, f"rows lost going down to {below} and up"
+        env.dispose()
+        downgrade(env.database_url, below)
+        env.dispose()
+
+    upgrade(env.database_url)
+    assert schema_of(env.database_url) == reference[revs[-1]]
+    assert all(env.count(t) == 0 for t in TABLES)  # down to base dropped every table
+
+
+def test_the_schema_survives_down_and_up_with_data_kept(client, env, org):
+    """From the head down to the first revision and back, with data: the same schema as a
+    database migrated straight up, and every case, follow-up, upload, reply and bundle kept."""
+    revs = revisions()
+    reference = schema_of(env.database_url)
+    fill(client, org)
+    client.app.state.ctx.db.dispose()
+    kept = ("cases", "followups", "uploads", "upload_chunks", "replies", "outbound_bundles")
+    before = {t: [row[:2] for row in env.rows(t)] for t in kept}
+    env.dispose()
+    downgrade(env.database_url, revs[0])
+    env.dispose()
+    upgrade(env.database_url)
+    assert schema_of(env.database_url) == reference
+    assert {t: [row[:2] for row in env.rows(t)] for t in kept} == before
+    assert env.rows("withdrawals") == []  # dropped on the way down (migration 0003 says so)
