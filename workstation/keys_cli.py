@@ -151,6 +151,60 @@ def _new_token() -> str:
     return new_token()
 
 
+def update_desk_tokens(path: Path, desk_id: str, token_hash: str | None) -> int:
+    """Set (or, with None, remove) one desk's hash in the server's desk tokens file
+    ({"desks": {desk_id: "$argon2id$..."}}), keeping the others; returns how many remain."""
+    desks: dict[str, str] = {}
+    if Path(path).exists():
+        desks = _read_json(path, "desk tokens file").get("desks")
+        if not isinstance(desks, dict):
+            raise WorkstationError(f'desk tokens file {path} must be {{"desks": {{desk_id: hash}}}}')
+    if token_hash is None:
+        if desk_id not in desks:
+            raise WorkstationError(f"desk tokens file {path} has no token for {desk_id}")
+        del desks[desk_id]
+    else:
+        desks[desk_id] = token_hash
+    _write_json(Path(path), {"desks": dict(sorted(desks.items()))}, mode=0o600, overwrite=True)
+    return len(desks)
+
+
+@keys.command()
+@click.option("--desk", "desk_id", required=True, help="The desk's id, as in the manifest.")
+@click.option("--tokens", "tokens_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The server's desk tokens file (QUIETLINE_DESK_TOKENS); created if absent.")
+@click.option("--sync-config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the desk's sync config holding the new token (mode 0600).")
+@click.option("--server", "server_url", help="The server URL the sync config names.")
+@click.option("--revoke", is_flag=True, help="Remove the desk's token instead of issuing one.")
+def token(desk_id: str, tokens_file: Path, sync_config: Path | None, server_url: str | None, revoke: bool) -> None:
+    """Issue or rotate a desk's transport token (or --revoke it).
+
+    The token's Argon2id hash replaces the desk's entry in the tokens file; the token itself
+    goes only into the sync config, for the desk's online sync machine. App servers read
+    the tokens file at start: restart each to take the change."""
+    from crypto.manifest import DESK_ID
+
+    if not DESK_ID.fullmatch(desk_id):
+        raise click.UsageError(f"{desk_id!r} is not a desk id (lower-case letters, digits and -)")
+    if revoke:
+        if sync_config or server_url:
+            raise click.UsageError("--revoke takes no --sync-config or --server")
+        left = update_desk_tokens(tokens_file, desk_id, None)
+        click.echo(f"token of {desk_id} removed from {tokens_file} ({left} desk(s) left); restart the app servers")
+        return
+    if not sync_config or not server_url:
+        raise click.UsageError("issuing a token needs --sync-config and --server")
+    if not server_url.startswith(("https://", "http://")):
+        raise click.UsageError("--server must be an http(s) URL")
+    new = _new_token()
+    # Each file is replaced whole (written aside, then renamed); after a failure, run it again.
+    _write_json(sync_config, {"server": server_url.rstrip("/"), "desk": desk_id, "token": new}, mode=0o600, overwrite=True)
+    count = update_desk_tokens(tokens_file, desk_id, _hash_token(new))
+    click.echo(f"new token for {desk_id} written to {sync_config} (mode 0600: move it to the desk's sync machine)")
+    click.echo(f"its hash stored in {tokens_file} ({count} desk(s)); restart the app servers to use it")
+
+
 @keys.command()
 @click.option("--keys-dir", type=click.Path(path_type=Path, file_okay=False), default=REPO_ROOT / "keys/dev", show_default="keys/dev")
 @click.option("--var-dir", type=click.Path(path_type=Path, file_okay=False), default=REPO_ROOT / "var/dev", show_default="var/dev")
