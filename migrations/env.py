@@ -4,9 +4,10 @@
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import func, select
 
 from server.settings import Settings, resolve_database_url
-from server.storage.db import is_sqlite, make_engine
+from server.storage.db import begin_immediately, is_sqlite, make_engine
 from server.storage.models import Base
 
 config = context.config
@@ -14,6 +15,8 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+# PostgreSQL advisory lock key of migrations (any 64-bit number no other lock uses).
+MIGRATION_LOCK = 0x71756965746D67
 
 
 def database_url() -> str:
@@ -39,6 +42,10 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            # Several workers started at once (`quietline serve` migrates first) migrate one
+            # after another: the first does the work, the others then find the schema at the
+            # head. SQLite: the write lock from BEGIN; PostgreSQL: an advisory lock (below).
+            begin_immediately(connection)
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -49,6 +56,8 @@ def run_migrations_online() -> None:
                 transactional_ddl=True,
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
                 context.run_migrations()
     finally:
         engine.dispose()

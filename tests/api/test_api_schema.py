@@ -3,6 +3,7 @@ and has no column that could hold an address, a user agent or a time of day."""
 
 from datetime import date, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import DateTime, Time, inspect, text
@@ -271,3 +272,29 @@ def test_the_schema_survives_down_and_up_with_data_kept(client, env, org):
     assert schema_of(env.database_url) == reference
     assert {t: [row[:2] for row in env.rows(t)] for t in kept} == before
     assert env.rows("withdrawals") == []  # dropped on the way down (migration 0003 says so)
+
+
+@pytest.mark.sqlite_only(reason="on PostgreSQL, test_api_workers.py starts three servers at once on an empty database")
+def test_migrations_started_at_once_run_one_after_another(blank_database_url):
+    """Workers started together each migrate first (`quietline serve`): three processes
+    upgrading one empty database at once all succeed, and it ends at the head, migrated once."""
+    import subprocess
+    import sys
+
+    from alembic.runtime.migration import MigrationContext
+
+    from server.settings import REPO_ROOT
+
+    code = "import sys; from server.storage.migrate import upgrade; upgrade(sys.argv[1])"
+    runs = [subprocess.Popen([sys.executable, "-c", code, blank_database_url], cwd=REPO_ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(3)]
+    outputs = [(run.wait(120), run.stdout.read().decode(errors="replace")) for run in runs]
+    assert [status for status, _ in outputs] == [0, 0, 0], "\n".join(out for _, out in outputs)
+    engine = make_engine(blank_database_url)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_heads() == (revisions()[-1],)
+            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
