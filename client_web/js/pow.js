@@ -256,14 +256,15 @@ export async function solve(challenge, binding, { signal = null, onProgress = nu
       if (signal && signal.aborted) throw new DOMException('aborted', 'AbortError');
       const sliceStart = performance.now();
       let found = -1;
-      // Batches sized so a slice takes about sliceMs on this device.
-      while (found < 0 && performance.now() - sliceStart < sliceMs) {
+      // Batches sized so a slice takes about sliceMs on this device; at least one batch per
+      // slice, so a slice that started late (a busy device, a GC pause) still makes progress.
+      do {
         const t0 = performance.now();
         found = searcher.run(batch);
         const took = performance.now() - t0;
         if (took < sliceMs / 8) batch = Math.min(batch * 2, 1 << 20);
         else if (took > sliceMs / 2 && batch > 64) batch >>= 1;
-      }
+      } while (found < 0 && performance.now() - sliceStart < sliceMs);
       if (found >= 0) return found;
       if (onProgress) onProgress({ tries: searcher.next, ms: performance.now() - started });
       await yieldToPage();
