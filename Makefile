@@ -22,6 +22,7 @@ bench: install chromium
 	$(BIN)/python bench/pow_cost.py --runs 5 --write docs/BENCHMARKS.md
 	$(BIN)/python bench/intake.py --write docs/BENCHMARKS.md
 	$(BIN)/python bench/status.py --write docs/BENCHMARKS.md
+	$(BIN)/python bench/attachments.py --write docs/BENCHMARKS.md
 
 # The Atheris target for the bundle, envelope, reply and manifest parsers, for FUZZ_SECONDS
 # (make test runs it briefly). The corpus grows in var/fuzz/corpus across runs; a crash is
