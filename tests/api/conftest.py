@@ -98,7 +98,11 @@ def postgresql_server():
         try:
             cluster = start_cluster()
         except ClusterUnavailable as exc:
-            pytest.fail(f"no PostgreSQL for the postgresql runs: {exc}", pytrace=False)
+            reason = str(exc)
+        else:
+            reason = None
+        if reason:
+            pytest.fail(f"no PostgreSQL for the postgresql runs: {reason}", pytrace=False)
         admin_url = cluster.url()
     server = DatabaseServer(admin_url)
     try:

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from sqlalchemy.engine import make_url
 
 PG_BIN = Path(os.environ.get("QUIETLINE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"
+TMP, PREFIX = "/tmp", "qlpg-"
+OWNER = "owner.pid"  # the test session's process id, to tell an abandoned cluster
 
 # Settings for a cluster whose data nobody keeps: nothing waits for the disk.
 TEST_CONFIG = {
@@ -95,13 +98,41 @@ def missing_tools() -> str | None:
     return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned_clusters(as_postgres: bool) -> None:
+    """Stop and delete the clusters of test sessions that were killed before they could (their
+    owner process is gone); a cluster another session is using is left alone."""
+    for root in Path(TMP).glob(f"{PREFIX}*"):
+        try:
+            owner = int((root / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # being set up right now, or not ours
+        if not _alive(owner):
+            cluster = Cluster(root, as_postgres)
+            try:
+                cluster.stop()
+            except ClusterUnavailable:
+                shutil.rmtree(root, ignore_errors=True)  # not running any more: only the folder
+
+
 def start_cluster() -> Cluster:
     reason = missing_tools()
     if reason:
         raise ClusterUnavailable(reason)
     as_postgres = os.geteuid() == 0
+    remove_abandoned_clusters(as_postgres)
     # A short path: a Unix socket's path is limited to about 100 bytes.
-    root = Path(tempfile.mkdtemp(prefix="qlpg-", dir="/tmp"))
+    root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=TMP))
+    (root / OWNER).write_text(str(os.getpid()))
     cluster = Cluster(root, as_postgres)
     try:
         if as_postgres:
@@ -125,13 +156,18 @@ def start_cluster() -> Cluster:
 
 class DatabaseServer:
     """Fresh databases on one PostgreSQL server (the throwaway cluster, or the server that
-    QUIETLINE_TEST_DATABASE_URL names), each a copy of a template at the latest migration."""
+    QUIETLINE_TEST_DATABASE_URL names), each a copy of a template at the latest migration.
+    The next copy is made in the background while a test runs (a copy costs about as much
+    as a short test), and a test's database is dropped by the same thread afterwards."""
 
     def __init__(self, admin_url: str):
         self.admin_url = admin_url
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self._template_ready = False
         self.template = f"qltemplate_{secrets.token_hex(4)}"
+        self._template_ready = False
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-databases")
+        self._next: Future | None = None
+        self._drops: list[Future] = []
 
     def url(self, database: str) -> str:
         return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
@@ -150,21 +186,39 @@ class DatabaseServer:
         upgrade(self.url(self.template))  # its engine is disposed: no connection holds the template
         self._template_ready = True
 
+    def _copy(self) -> str:
+        name = f"qltest_{secrets.token_hex(6)}"
+        self._execute(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+        return name
+
+    def _drop(self, name: str) -> None:
+        self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     @contextmanager
     def fresh_database(self, *, migrated: bool = True):
         """A new database (at the latest migration unless `migrated` is False), dropped after."""
-        name = f"qltest_{secrets.token_hex(6)}"
         if migrated:
             self._ensure_template()
-            self._execute(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+            name = (self._next or self._background.submit(self._copy)).result()
+            self._next = self._background.submit(self._copy)
         else:
+            name = f"qltest_{secrets.token_hex(6)}"
             self._execute(f"CREATE DATABASE {name}")
         try:
             yield self.url(name)
         finally:
-            self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            # WITH (FORCE) ends any connection a test left open. Not waited for: close()
+            # checks that every drop succeeded.
+            self._drops.append(self._background.submit(self._drop, name))
 
     def close(self) -> None:
-        if self._template_ready:
-            self._execute(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
-        self.admin.dispose()
+        try:
+            for drop in self._drops:
+                drop.result()
+            if self._next is not None:
+                self._drop(self._next.result())
+            if self._template_ready:
+                self._drop(self.template)
+        finally:
+            self._background.shutdown()
+            self.admin.dispose()
