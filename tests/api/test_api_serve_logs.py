@@ -9,12 +9,15 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from crypto.attachment import CHUNK_CIPHERTEXT
 from crypto.encoding import b64encode
@@ -33,12 +36,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
-    db_path = tmp_path / "served.db"  # not migrated: serve must do it
+def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path, blank_database_url):
+    served = blank_database_url  # not migrated: serve must do it
+    sqlite = served.startswith("sqlite")
     port = free_port()
     environment = dict(
         os.environ,
-        QUIETLINE_DATABASE_URL=f"sqlite:///{db_path}",
+        QUIETLINE_DATABASE_URL=served,
         QUIETLINE_BLOB_DIR=str(env.blob_dir),
         QUIETLINE_MANIFEST=str(env.manifest_path),
         QUIETLINE_DEPLOYMENT=str(env.deployment_path),
@@ -97,9 +101,11 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
             faults = [http.put(f"/api/v1/uploads/{upload_id}/chunks/0", content=chunk)]
             # 2. Tables vanish under the running server: a lookup and a report intake fail
             #    in SQL whose parameters hold the case id, the upload id and the envelope.
-            with sqlite3.connect(db_path) as db:
-                db.execute("DROP TABLE replies")
-                db.execute("DROP TABLE upload_chunks")
+            engine = create_engine(served, poolclass=NullPool)
+            with engine.begin() as db:
+                db.execute(text("DROP TABLE replies"))
+                db.execute(text("DROP TABLE upload_chunks"))
+            engine.dispose()
             faults.append(http.post("/api/v1/cases/lookup", json={"lookup": s.lookup}))
             other = Submitter()
             envelope_b64 = b64encode(other.report([org.desks["desk-1"]]))
@@ -139,7 +145,8 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
     assert "GET /" not in output and "POST /" not in output, output
     # The faults were logged (type and place only) ...
     assert output.count("internal error: ") == 3, output
-    assert "NotADirectoryError" in output and "OperationalError" in output, output
+    # (SQLite: no such table, an OperationalError; PostgreSQL: an undefined table, a ProgrammingError.)
+    assert "NotADirectoryError" in output and ("OperationalError" if sqlite else "ProgrammingError") in output, output
     assert "(from " + str(REPO_ROOT / "server" / "storage" / "blobs.py") in output, output  # where in our code
     # ... and nothing of the requests behind them: no lookup token, no case or upload id
     # (exception messages and SQL parameters stay out), no body bytes.
@@ -148,6 +155,6 @@ def test_server_logs_no_client_address_or_user_agent(env, org, tmp_path):
     assert s.case_id not in output and other.case_id not in output, output
     assert upload_id not in output, output
     assert BODY_MARKER.decode() not in output and envelope_b64[:24] not in output, output
-    assert "[SQL:" not in output and "no such table" not in output, output
+    assert "[SQL:" not in output and "no such table" not in output and "does not exist" not in output, output
     assert json.loads(env.deployment_path.read_text())["org"] == "Test Organisation"
-    assert db_path.exists()
+    assert not sqlite or Path(make_url(served).database).exists()
