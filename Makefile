@@ -25,6 +25,7 @@ bench: install chromium
 	$(BIN)/python bench/attachments.py --write docs/BENCHMARKS.md
 	$(BIN)/python bench/workstation.py --write docs/BENCHMARKS.md
 	$(BIN)/python bench/load.py --write docs/BENCHMARKS.md
+	$(BIN)/python bench/browser_crypto.py --write docs/BENCHMARKS.md
 
 # The Atheris target for the bundle, envelope, reply and manifest parsers, for FUZZ_SECONDS
 # (make test runs it briefly). The corpus grows in var/fuzz/corpus across runs; a crash is
