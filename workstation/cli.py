@@ -13,7 +13,7 @@ from crypto.desk import DeskKeys
 from crypto.manifest import DESK_ID
 from crypto.reply import STATUSES
 
-from . import audit, casework_cli, files, workflow
+from . import audit, casework_cli, files, outputs, workflow
 from .cases import STORED, case_detail, extract_attachments, find_case
 from .casework import STATES, VERIFICATION
 from .casework import load as load_casework
@@ -22,6 +22,7 @@ from .errors import CommandGroup, WorkstationError, one_line, printable
 from .exporter import export_bundle
 from .exports_cli import COMMANDS as EXPORT_COMMANDS
 from .importer import ALREADY, APPLIED, NEVER_SEEN, import_bundle
+from .integrity import check_vault
 from .keys_cli import REPO_ROOT, write_desk_public
 from .replies import write_reply
 from .vault import KDF_PROFILES, Vault
@@ -45,11 +46,26 @@ class WsContext:
         self.vault_path = vault_path
         self.operator = operator  # who the audit log names for what this command does
         self._vault: Vault | None = None
+        self.recovered = outputs.Recovered([], [], [])
 
     def vault(self) -> Vault:
         if self._vault is None:
             self._vault = Vault.open(self.vault_path, read_passphrase())
+            # Whatever a command killed part-way left (outputs.py): completed or removed.
+            self.recovered = outputs.recover(self._vault)
+            for path in self.recovered.finished:
+                click.echo(f"note: finished writing {path}, which an interrupted command had recorded", err=True)
+            for problem in self.recovered.stuck:
+                click.echo(f"note: an interrupted export could not be settled: {printable(problem)}", err=True)
         return self._vault
+
+    def finished(self, out: Path, what: str) -> bool:
+        """True if opening the vault just completed this very output: the interrupted run
+        had done and recorded it, so running the command again changes nothing more."""
+        if not outputs.take_finished(self.vault(), out):
+            return False
+        click.echo(f"{what} {out} was written by an earlier run that was interrupted; it is complete and recorded")
+        return True
 
     def close(self) -> None:
         if self._vault is not None:
@@ -342,11 +358,9 @@ def reply(state: WsContext, case: str, status: str | None, message: str) -> None
 def export(state: WsContext, out: Path) -> None:
     """Write an outbound bundle with every reply and acknowledgement the server has not confirmed."""
     vault = state.vault()
-    with vault.transaction():  # the bundle's record and its audit entry commit together
-        result = export_bundle(vault, out)
-        if result is not None:
-            audit.record(vault, state.operator, "export",
-                         detail={"bundle_id": result.bundle_id, "replies": result.replies, "acks": result.acks})
+    if state.finished(out, "outbound bundle"):
+        return
+    result = export_bundle(vault, out, actor=state.operator)  # its record and audit entry commit together
     if result is None:
         click.echo("nothing to export: every reply and acknowledgement is confirmed by the server")
         return
@@ -354,6 +368,22 @@ def export(state: WsContext, out: Path) -> None:
         f"bundle {result.bundle_id}: {plural(result.replies, 'reply', 'replies')}, "
         f"{plural(result.acks, 'acknowledgement')} -> {result.path}"
     )
+
+
+@ws.command()
+@click.pass_obj
+def check(state: WsContext) -> None:
+    """Check that the vault is whole: its database, every record, every attachment file to its
+    last byte, the audit log's chain; and list what interrupted commands left behind."""
+    result = check_vault(state.vault())
+    for leftover in result.leftovers:
+        click.echo(f"  left by an interrupted command (harmless; the next import or export clears it): {leftover}")
+    if not result.whole:
+        for problem in result.problems:
+            click.echo(f"  DAMAGED: {printable(problem)}")
+        raise WorkstationError(f"the vault is damaged: {plural(len(result.problems), 'problem')} (listed above)", code="vault_damaged")
+    click.echo(f"the vault is whole: {plural(result.cases, 'case')}, {plural(result.attachments, 'attachment')}, "
+               f"audit log of {plural(result.audit_entries, 'entry', 'entries')} intact")
 
 
 for _command in EXPORT_COMMANDS:  # refer, stats, sg-list (exports_cli.py)

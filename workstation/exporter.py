@@ -17,7 +17,9 @@ from crypto.bundle import BUNDLE_ID, OUTBOUND, write_bundle
 from crypto.encoding import b64decode
 
 from .cases import REPLY
-from .files import atomic_writer, today
+from . import audit
+from .files import today
+from .outputs import begin
 from .replies import CONFIRMED, EXPORTED, PENDING
 from .vault import Vault
 
@@ -74,51 +76,71 @@ def _put_same_group(vault: Vault, kind: str, rid: bytes, item: dict) -> None:
     vault.put(kind, rid, item, group=group)
 
 
-def export_bundle(vault: Vault, out: Path) -> ExportResult | None:
+def export_bundle(vault: Vault, out: Path, *, actor: str | None = None) -> ExportResult | None:
     """Write every unconfirmed reply and acknowledgement into a new signed outbound bundle
-    at `out` (never overwriting a file). None if there is nothing to send."""
-    out = Path(out)
+    at `out` (never overwriting a file), recorded in the vault (and, with `actor`, in the
+    audit log) in the same commit. None if there is nothing to send.
+
+    A kill at any moment leaves either no bundle and nothing recorded, or a recorded bundle
+    that takes its name when the vault is next opened (outputs.py)."""
+    output = begin(vault, Path(out), "outbound bundle")
+    try:
+        # One transaction from reading what is due to recording the bundle, so what the file
+        # holds is exactly what the vault records as sent in it.
+        with vault.transaction():
+            acks = sorted(
+                ((rid, data) for rid, data in vault.records(ACK) if data["state"] != CONFIRMED),
+                key=lambda item: (_ACK_ORDER[item[1]["ack"]["type"]], str(item[1]["ack"])),
+            )
+            replies = sorted(
+                ((rid, data) for rid, data in vault.records(REPLY) if data["state"] != CONFIRMED),
+                key=lambda item: (item[1]["case_id"], item[1]["seq"]),
+            )
+            if not acks and not replies:
+                result = None
+            else:
+                result = _record_bundle(vault, output, acks, replies, actor)
+    except BaseException:
+        output.abandon()
+        raise
+    if result is None:
+        output.abandon()
+        return None
+    output.finish()
+    return result
+
+
+def _record_bundle(vault: Vault, output, acks: list, replies: list, actor: str | None) -> ExportResult:
     desk = vault.desk
-    # One transaction from reading what is due to recording the bundle: the file takes its
-    # name before the commit, so the vault never records a bundle that was not written (a
-    # bundle written but not recorded is harmless: its items stay due and go out again).
-    with vault.transaction():
-        acks = sorted(
-            ((rid, data) for rid, data in vault.records(ACK) if data["state"] != CONFIRMED),
-            key=lambda item: (_ACK_ORDER[item[1]["ack"]["type"]], str(item[1]["ack"])),
-        )
-        replies = sorted(
-            ((rid, data) for rid, data in vault.records(REPLY) if data["state"] != CONFIRMED),
-            key=lambda item: (item[1]["case_id"], item[1]["seq"]),
-        )
-        if not acks and not replies:
-            return None
-        bundle_id = secrets.token_hex(16)
-        blobs = [b64decode(data["blob"]) for _, data in replies]
-        header = {
-            "v": 1,
+    bundle_id = secrets.token_hex(16)
+    blobs = [b64decode(data["blob"]) for _, data in replies]
+    header = {
+        "v": 1,
+        "bundle_id": bundle_id,
+        "desk": desk.id,
+        "day": today(),
+        "acks": [data["ack"] for _, data in acks],
+        "replies": [{"case_id": data["case_id"], "seq": data["seq"], "blob": i} for i, (_, data) in enumerate(replies)],
+    }
+    vault.put(
+        OUTBOUND_KIND,
+        vault.rid(OUTBOUND_KIND, bundle_id),
+        {
             "bundle_id": bundle_id,
-            "desk": desk.id,
-            "day": today(),
-            "acks": [data["ack"] for _, data in acks],
-            "replies": [{"case_id": data["case_id"], "seq": data["seq"], "blob": i} for i, (_, data) in enumerate(replies)],
-        }
-        vault.put(
-            OUTBOUND_KIND,
-            vault.rid(OUTBOUND_KIND, bundle_id),
-            {
-                "bundle_id": bundle_id,
-                "day": header["day"],
-                "acks": [rid.hex() for rid, _ in acks],
-                "replies": [rid.hex() for rid, _ in replies],
-                "confirmed": None,
-            },
-        )
-        for kind, items in ((ACK, acks), (REPLY, replies)):
-            for rid, data in items:
-                data["state"] = EXPORTED
-                data["bundles"] = [*data["bundles"], bundle_id]
-                _put_same_group(vault, kind, rid, data)
-        with atomic_writer(out, mode=0o644, overwrite=False) as sink:
-            write_bundle(sink, OUTBOUND, header, [(len(blob), [blob]) for blob in blobs], sign_secret=desk.sign_secret)
-    return ExportResult(out, bundle_id, len(replies), len(acks))
+            "day": header["day"],
+            "acks": [rid.hex() for rid, _ in acks],
+            "replies": [rid.hex() for rid, _ in replies],
+            "confirmed": None,
+        },
+    )
+    for kind, items in ((ACK, acks), (REPLY, replies)):
+        for rid, data in items:
+            data["state"] = EXPORTED
+            data["bundles"] = [*data["bundles"], bundle_id]
+            _put_same_group(vault, kind, rid, data)
+    if actor is not None:
+        audit.record(vault, actor, "export", detail={"bundle_id": bundle_id, "replies": len(replies), "acks": len(acks)})
+    with output.writer(0o644) as sink:
+        write_bundle(sink, OUTBOUND, header, [(len(blob), [blob]) for blob in blobs], sign_secret=desk.sign_secret)
+    output.ready()
+    return ExportResult(output.target, bundle_id, len(replies), len(acks))

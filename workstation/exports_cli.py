@@ -16,6 +16,7 @@ from crypto.report import REFERRAL_KINDS
 
 from . import audit
 from .errors import WorkstationError, printable
+from .outputs import write_recorded
 from .referral import FORMATS, ReferralRequest, refer
 from .stats import (
     CSV_HEADER,
@@ -66,6 +67,8 @@ def _no_clobber(path: Path | None) -> None:
 def refer_cmd(state: "WsContext", case: str, kind: str, key_file: Path, out: Path, with_names: bool,
               with_media: bool, attachments: tuple[str, ...], armor: bool, fmt: str) -> None:
     """Export a case to a referral recipient, encrypted to their OpenPGP key, within consent."""
+    if state.finished(out, "referral"):
+        return
     request = ReferralRequest(kind, key_file, out, with_names, with_media, attachments, armor, fmt)
     result = refer(state.vault(), case, request, state.operator)
     click.echo(f"referral of case {result.case_id[:8]} written to {result.path}")
@@ -100,16 +103,23 @@ def stats_cmd(state: "WsContext", first: str, last: str, by: str, period: str, m
     """Count the cases received in a period, within consent, small counts suppressed."""
     if first > last:
         raise click.BadParameter("--from is after --to", param_hint="--from")
+    if csv_path is not None and state.finished(csv_path, "statistics CSV"):
+        return
     _no_clobber(csv_path)
     vault = state.vault()
     stats = compute(case_facts(vault), StatsQuery(first, last, by, period, min_count, purpose))
-    if csv_path is not None:
-        write_csv(csv_path, CSV_HEADER, csv_rows(stats))
-    audit.record(
-        vault, state.operator, "statistics",
-        detail={"from": first, "to": last, "by": by, "period": period, "min_count": min_count, "purpose": purpose,
-                "csv": str(csv_path) if csv_path else None, "total": stats.total},
-    )
+
+    def log() -> None:
+        audit.record(
+            vault, state.operator, "statistics",
+            detail={"from": first, "to": last, "by": by, "period": period, "min_count": min_count, "purpose": purpose,
+                    "csv": str(csv_path) if csv_path else None, "total": stats.total},
+        )
+
+    if csv_path is None:
+        log()
+    else:  # named only once the audit log records it (outputs.py)
+        write_recorded(vault, csv_path, "statistics CSV", lambda sink: write_csv(sink, CSV_HEADER, csv_rows(stats)), log)
     _print_stats(stats)
     if csv_path is not None:
         click.echo(f"CSV written to {csv_path}")
@@ -145,15 +155,20 @@ def _print_stats(stats) -> None:
 def sg_list_cmd(state: "WsContext", year: int | None, out: Path) -> None:
     """Write the list of cases for the Secretary-General's annual report (CSV): only verified
     cases whose consent allows inclusion; names only where the person chose to be named."""
+    if state.finished(out, "list"):
+        return
     _no_clobber(out)
     vault = state.vault()
     entries, left_out = sg_list(case_facts(vault), year)
-    write_csv(out, SG_HEADER, [entry.row() for entry in entries])
-    audit.record(
-        vault, state.operator, "sg_list",
-        detail={"year": year, "file": str(out), "listed": [e.case for e in entries],
-                "named": sum(1 for e in entries if e.names != "anonymised"), "left_out": len(left_out)},
-    )
+
+    def log() -> None:
+        audit.record(
+            vault, state.operator, "sg_list",
+            detail={"year": year, "file": str(out), "listed": [e.case for e in entries],
+                    "named": sum(1 for e in entries if e.names != "anonymised"), "left_out": len(left_out)},
+        )
+
+    write_recorded(vault, out, "Secretary-General's list", lambda sink: write_csv(sink, SG_HEADER, [e.row() for e in entries]), log)
     click.echo(f"{len(entries)} case(s) listed in {out}")
     if left_out:
         click.echo(f"{len(left_out)} case(s) left out:")

@@ -41,6 +41,7 @@ from crypto.report import parse_followup_update, parse_report
 from .cases import ATTACHMENT, CASE, EXPECTED, FOLLOWUP, STORED, WITHDRAWAL, get_case
 from .exporter import confirm_outbound, queue_ack
 from .files import today
+from .integrity import unrecorded_attachment_files
 from .vault import Vault
 
 IMPORT = "import"
@@ -450,8 +451,12 @@ def import_bundle(vault: Vault, path: Path) -> ImportResult:
         importer = _Importer(vault, bundle, source, result)
         try:
             with vault.transaction():
-                # Under the write lock, so no other import is writing the files it removes.
+                # Under the write lock, so no other import is writing the files it removes:
+                # what an interrupted import left (temporary files, and attachment files whose
+                # records never committed; this import stores them again if it carries them).
                 vault.remove_stale_temp_files()
+                for file_id in unrecorded_attachment_files(vault):
+                    vault.discard_attachment(file_id)
                 importer.run(items)
                 vault.put(
                     IMPORT,

@@ -7,10 +7,12 @@ changed, and that one key is trusted for this one encryption only. OpenPGP itsel
 real `gpg` binary driven by python-gnupg: nothing here builds OpenPGP packets.
 
 Everything consent forbids is refused before any file is written (consent.py); the file is
-written atomically (a temporary name beside it, then a rename) and only then is the referral
-logged in the case's casework and in the audit log, in one vault transaction.
+written under a temporary name, logged in the case's casework and in the audit log in one
+vault transaction, and only then renamed into place (outputs.py: a kill at any moment leaves
+no referral the vault does not record).
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -40,7 +42,8 @@ from .consent import (
     require_referral,
 )
 from .errors import WorkstationError, one_line, printable
-from .files import fsync_dir, temp_path, today
+from .files import today
+from .outputs import Output, begin
 from .vault import Vault
 
 SCHEMA = "quietline.referral/1"
@@ -278,24 +281,62 @@ def _archive_names(attachments: list[dict]) -> list[str]:
 # -- OpenPGP through gpg ---------------------------------------------------------------------------
 
 
+GPG_HOME_PREFIX = "ql-gpg-"
+_IN_USE = "in-use.lock"
+
+
+def _remove_home(home: str) -> None:
+    # Import and public-key encryption need no agent, but stop any gpg may have started.
+    try:
+        subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def remove_stale_gnupg_homes() -> int:
+    """Remove the homes of exports that were killed (their process gone, so nothing holds
+    their lock any more), and stop any agent left running in them. Homes in use by another
+    export are locked and left alone. Returns how many were removed."""
+    removed = 0
+    for home in Path(tempfile.gettempdir()).glob(f"{GPG_HOME_PREFIX}*"):
+        try:
+            fd = os.open(home / _IN_USE, os.O_RDWR)
+        except OSError:
+            continue  # not one of ours, or still being made
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # in use
+        finally:
+            os.close(fd)
+        _remove_home(str(home))
+        removed += 1
+    return removed
+
+
 class TemporaryGnupg:
-    """A GnuPG home for one export: made private (0700), and removed with every key in it."""
+    """A GnuPG home for one export: made private (0700), locked while in use, and removed with
+    every key in it; homes that killed exports left behind are removed first."""
 
     def __enter__(self) -> gnupg.GPG:
-        self.home = tempfile.mkdtemp(prefix="ql-gpg-")  # short: gpg puts sockets here
+        remove_stale_gnupg_homes()
+        self.home = tempfile.mkdtemp(prefix=GPG_HOME_PREFIX)  # short: gpg puts sockets here
+        # Held until this process ends, however it ends: the mark of a home in use. Locked
+        # before it takes its name, so no other export ever finds it unlocked while in use.
+        making = os.path.join(self.home, "making.lock")
+        self._lock = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        os.rename(making, os.path.join(self.home, _IN_USE))
         try:
             return gnupg.GPG(gnupghome=self.home)
         except (OSError, ValueError) as exc:
-            shutil.rmtree(self.home, ignore_errors=True)
+            self.__exit__()
             raise WorkstationError(f"cannot run gpg ({exc}); install GnuPG", code="gpg_missing") from None
 
     def __exit__(self, *exc) -> None:
-        # Import and public-key encryption need no agent, but stop any gpg may have started.
-        try:
-            subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "all"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
-            pass
-        shutil.rmtree(self.home, ignore_errors=True)
+        _remove_home(self.home)
+        os.close(self._lock)
 
 
 def import_recipient(gpg: gnupg.GPG, key_file: Path) -> RecipientKey:
@@ -324,12 +365,12 @@ def import_recipient(gpg: gnupg.GPG, key_file: Path) -> RecipientKey:
     return RecipientKey(key["fingerprint"], uid)
 
 
-def encrypt_to(gpg: gnupg.GPG, recipient: RecipientKey, write_payload, out: Path, *, armor: bool, filename: str) -> None:
-    """Encrypt what `write_payload(stream)` writes to `recipient`, into `out` atomically.
+def encrypt_to(gpg: gnupg.GPG, recipient: RecipientKey, write_payload, tmp: Path, *, armor: bool, filename: str) -> None:
+    """Encrypt what `write_payload(stream)` writes to `recipient` into the new file `tmp`,
+    flushed to disk (the caller gives it its name once the vault records it: outputs.py).
 
     The payload goes to gpg through a pipe, never as plaintext on disk; gpg runs in a worker
     thread while this thread writes (the vault is only ever read from this thread)."""
-    tmp = temp_path(out, ".gpg.tmp")
     reader_fd, writer_fd = os.pipe()
     reader = os.fdopen(reader_fd, "rb")
     outcome: dict = {}
@@ -365,10 +406,6 @@ def encrypt_to(gpg: gnupg.GPG, recipient: RecipientKey, write_payload, out: Path
         os.chmod(tmp, 0o600)
         with open(tmp, "rb") as done:
             os.fsync(done.fileno())
-        if os.path.lexists(out):  # never replace a file that appeared meanwhile
-            raise FileExistsError(17, "file exists; refusing to overwrite it", str(out))
-        os.replace(tmp, out)
-        fsync_dir(out.parent)
     except BaseException:
         worker.join(timeout=30)
         tmp.unlink(missing_ok=True)
@@ -414,19 +451,24 @@ def refer(vault: Vault, case_ref: str, request: ReferralRequest, actor: str) -> 
     listed = [AttachmentOut(name=n, type=str(a["type"]), size=a["size"]) for a, n in zip(chosen, names)]
     document = build_document(detail, parse_report(case["report"]), request, listed)
     write, filename = _payload_writer(vault, document, chosen, names, request.format)
+    included = ["information", "account", *(["names"] if request.with_names else []), *(f"attachment:{n}" for n in names)]
     with TemporaryGnupg() as gpg:
         recipient = import_recipient(gpg, Path(request.key_file))
-        encrypt_to(gpg, recipient, write, out, armor=request.armor, filename=filename)
-    included = ["information", "account", *(["names"] if request.with_names else []), *(f"attachment:{n}" for n in names)]
-    try:
-        _log(vault, case_id, request, recipient, out, included, actor)
-    except BaseException:
-        out.unlink(missing_ok=True)  # an export the vault does not record must not exist
-        raise
+        # Noted in the vault first, named only once logged: an export the vault does not
+        # record never exists, even if the command is killed (outputs.py).
+        output = begin(vault, out, "referral")
+        try:
+            encrypt_to(gpg, recipient, write, output.temp, armor=request.armor, filename=filename)
+            _log(vault, case_id, request, recipient, out, included, actor, output)
+        except BaseException:
+            output.abandon()
+            raise
+    output.finish()
     return ReferralResult(case_id, out, recipient, included)
 
 
-def _log(vault: Vault, case_id: str, request: ReferralRequest, recipient: RecipientKey, out: Path, included: list[str], actor: str) -> None:
+def _log(vault: Vault, case_id: str, request: ReferralRequest, recipient: RecipientKey, out: Path, included: list[str],
+         actor: str, output: Output) -> None:
     entry = casework.Referral(
         day=today(),
         by=actor,
@@ -447,3 +489,4 @@ def _log(vault: Vault, case_id: str, request: ReferralRequest, recipient: Recipi
             case_id=case_id,
             detail={"kind": request.kind, "recipient": recipient.uid, "fingerprint": recipient.fingerprint, "included": included, "file": entry.file},
         )
+        output.ready()

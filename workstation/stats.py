@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from crypto.report import Report, parse_report
 
@@ -32,7 +33,6 @@ from .consent import (
     require_not_closed_for_withdrawal,
     require_sg_report,
 )
-from .files import atomic_writer
 from .vault import Vault
 
 PURPOSES = ("sg-report", "trends")
@@ -205,15 +205,15 @@ def csv_rows(stats: Statistics) -> list[tuple]:
     return rows
 
 
-def write_csv(path: Path, header: tuple, rows: list[tuple]) -> None:
-    """A CSV file (the csv module's quoting), written atomically and never over another file."""
-    with atomic_writer(Path(path), overwrite=False) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        writer = csv.writer(text)
-        writer.writerow(header)
-        writer.writerows(rows)
-        text.flush()
-        text.detach()  # leave `raw` open for atomic_writer to fsync and rename
+def write_csv(raw: BinaryIO, header: tuple, rows: list[tuple]) -> None:
+    """CSV (the csv module's quoting) into `raw`, a new file the caller names once the
+    vault records it (outputs.py)."""
+    text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    text.flush()
+    text.detach()  # leave `raw` open for its owner to flush to disk and close
 
 
 # -- the Secretary-General's list ------------------------------------------------------------------

@@ -283,6 +283,31 @@ class Vault:
             (rid, kind, group, bytes(box)),
         )
 
+    def delete(self, kind: str, rid: bytes) -> None:
+        self._db.execute("DELETE FROM records WHERE rid = ? AND kind = ?", (rid, kind))
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def check_database(self) -> list[str]:
+        """What is wrong with the database itself: SQLite's integrity check, then every record
+        opened (each names its kind and place, so a damaged, altered or moved row shows)."""
+        problems = [row[0] for row in self._db.execute("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
+        for rid, kind, data in self._db.execute("SELECT rid, kind, data FROM records").fetchall():
+            try:
+                self._open(kind, rid, data)
+            except VaultError as exc:
+                problems.append(f"a {kind} record: {exc.message}")
+        return problems
+
+    def attachment_files(self) -> tuple[list[bytes], list[Path]]:
+        """The ids of the attachment files present, and any temporary files beside them."""
+        folder = self.path / ATTACHMENT_DIR
+        ids = [bytes.fromhex(p.stem) for p in folder.glob("*.qla")
+               if len(p.stem) == 32 and all(c in "0123456789abcdef" for c in p.stem)]
+        return ids, sorted(folder.glob(".*.tmp"))
+
     def get(self, kind: str, rid: bytes) -> dict | None:
         row = self._db.execute("SELECT data FROM records WHERE rid = ? AND kind = ?", (rid, kind)).fetchone()
         return None if row is None else self._open(kind, rid, row[0])

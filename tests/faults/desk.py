@@ -21,9 +21,13 @@ PASSPHRASE = "correct horse battery staple"
 QUIETLINE = str(Path(sys.executable).with_name("quietline"))
 
 
-def ws_environment(vault: Path) -> dict:
-    return dict(os.environ, QUIETLINE_VAULT=str(vault), QUIETLINE_VAULT_PASSPHRASE=PASSPHRASE,
-                QUIETLINE_VAULT_KDF="interactive", QUIETLINE_OPERATOR="faults")
+def ws_environment(vault: Path, tmp: Path | None = None) -> dict:
+    """`quietline ws`'s environment; `tmp` for its temporary files (a referral's GnuPG home)."""
+    env = dict(os.environ, QUIETLINE_VAULT=str(vault), QUIETLINE_VAULT_PASSPHRASE=PASSPHRASE,
+               QUIETLINE_VAULT_KDF="interactive", QUIETLINE_OPERATOR="faults")
+    if tmp is not None:
+        env["TMPDIR"] = str(tmp)
+    return env
 
 
 class Desk:
