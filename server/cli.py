@@ -120,7 +120,8 @@ def purge() -> None:
         db.dispose()
     click.echo(
         f"purged {done.cases} expired case(s), {done.replies} expired reply(ies), "
-        f"{done.orphan_uploads} orphan upload(s), stray files of {done.stray_uploads} upload(s)"
+        f"{done.orphan_uploads} orphan upload(s), stray files of {done.stray_uploads} upload(s), "
+        f"{done.temporary_files} staged chunk(s) a crash left"
     )
 
 

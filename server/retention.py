@@ -150,12 +150,16 @@ def sweep_stray_blobs(session: Session, blobs: BlobStore) -> list[str]:
     return stray
 
 
+STALE_TEMPORARY_SECONDS = 3600.0
+
+
 @dataclass(frozen=True)
 class Purged:
     replies: int
     cases: int
     orphan_uploads: int
     stray_uploads: int
+    temporary_files: int = 0
 
 
 def purge(db: Database, blobs: BlobStore, settings: Settings, today: date) -> Purged:
@@ -169,4 +173,7 @@ def purge(db: Database, blobs: BlobStore, settings: Settings, today: date) -> Pu
         db.forget_deleted()
     with db.read() as session:
         stray = sweep_stray_blobs(session, blobs)
-    return Purged(replies, len(cases), len(orphans), len(stray))
+    # Chunks a killed server left staged (half-written, or never committed; none is ever
+    # read): removed once they are older than any chunk write takes.
+    temporary = blobs.remove_stale_temporary(STALE_TEMPORARY_SECONDS)
+    return Purged(replies, len(cases), len(orphans), len(stray), temporary)

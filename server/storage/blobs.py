@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,12 @@ class BlobStore(ABC):
         """An anonymous temporary file on this machine for building or receiving a bundle; it
         vanishes when closed (or if the process dies)."""
 
+    def remove_stale_temporary(self, older_than_seconds: float) -> int:
+        """Remove staged chunks a killed process left half-written or never committed (none
+        is ever read); returns how many. Only those older than any chunk write takes, so a
+        worker's chunk in flight is never touched."""
+        return 0
+
 
 class _LocalStaged(StagedChunk):
     def __init__(self, temp: Path, final: Path):
@@ -163,6 +170,18 @@ class LocalBlobStore(BlobStore):
 
     def spool(self) -> BinaryIO:
         return tempfile.TemporaryFile(dir=self.tmp)
+
+    def remove_stale_temporary(self, older_than_seconds: float) -> int:
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for temp in self.uploads.glob("*/*/.*.tmp"):
+            try:
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # committed or discarded meanwhile
+        return removed
 
 
 def _fsync_dir(path: Path) -> None:
