@@ -36,10 +36,11 @@ class Deployment:
     database: Path
     blob_dir: Path
     extra_env: dict
+    database_url: str = ""  # another database than the SQLite file (PostgreSQL)
 
     @classmethod
     def create(cls, root: Path, org, *, database: Path | None = None, blob_dir: Path | None = None,
-               **settings: str) -> "Deployment":
+               database_url: str = "", **settings: str) -> "Deployment":
         root.mkdir(parents=True, exist_ok=True)
         (root / "manifest.json").write_bytes(org.manifest_bytes)
         (root / "deployment.json").write_text(json.dumps({"v": 1, "org": "Test Organisation", "root_pk": b64encode(org.root_pk)}))
@@ -48,12 +49,12 @@ class Deployment:
         client.mkdir(exist_ok=True)
         (client / "index.html").write_text("<!doctype html><title>Quietline</title>")
         extra = {f"QUIETLINE_{name.upper()}": str(value) for name, value in settings.items()}
-        return cls(root, database or root / "db" / "quietline.db", blob_dir or root / "blobs", extra)
+        return cls(root, database or root / "db" / "quietline.db", blob_dir or root / "blobs", extra, database_url)
 
     def environment(self) -> dict:
         return dict(
             os.environ,
-            QUIETLINE_DATABASE_URL=f"sqlite:///{self.database}",
+            QUIETLINE_DATABASE_URL=self.database_url or f"sqlite:///{self.database}",
             QUIETLINE_BLOB_DIR=str(self.blob_dir),
             QUIETLINE_MANIFEST=str(self.root / "manifest.json"),
             QUIETLINE_DEPLOYMENT=str(self.root / "deployment.json"),
