@@ -435,6 +435,10 @@ def _describe(item: dict) -> str:
     return f"report for case {case}"
 
 
+def _added_counts(before: dict, now: dict) -> dict:
+    return {kind: before.get(kind, 0) + now.get(kind, 0) for kind in {*before, *now}}
+
+
 def import_bundle(vault: Vault, path: Path) -> ImportResult:
     """Verify and import the inbound bundle at `path`. Raises ProtocolError (nothing
     imported) if the bundle itself is damaged; refuses bad items one by one."""
@@ -465,7 +469,9 @@ def import_bundle(vault: Vault, path: Path) -> ImportResult:
                         "bundle_id": bundle_id,
                         "day": result.day,
                         "imported": (previous or {}).get("imported", today()),
-                        "new": result.new,
+                        # What the bundle brought over every import of it: a re-run (say
+                        # after the first was killed just after it committed) adds nothing.
+                        "new": _added_counts((previous or {}).get("new", {}), result.new),
                         "refused": [r.__dict__ for r in result.refused],
                     },
                 )
