@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .static import HIDDEN
+from .static import is_served
 
 DIGEST_PREFIX = "quietline-client-v1:"
 
@@ -40,16 +40,11 @@ class ClientRelease:
         return [f"{f.sha256}  {f.path}" for f in self.files]
 
 
-def _served(relative: Path) -> bool:
-    """The same rule as server.static.ClientFiles: no dotfiles, no build inputs."""
-    return not any(part.startswith(".") or part in HIDDEN for part in relative.parts)
-
-
 def release_of(client_dir: Path) -> ClientRelease:
     files = []
     for file in sorted(p for p in client_dir.rglob("*") if p.is_file()):
         relative = file.relative_to(client_dir)
-        if _served(relative):
+        if is_served(relative.parts):
             files.append(ClientFile("/" + relative.as_posix(), hashlib.sha256(file.read_bytes()).hexdigest()))
     return ClientRelease(tuple(sorted(files, key=lambda f: f.path)))
 

@@ -25,10 +25,14 @@ for _type, _ext in (
 HIDDEN = {"node_modules", "package.json", "package-lock.json", "scripts", "tests", "test"}
 
 
+def is_served(parts: tuple[str, ...]) -> bool:
+    """A path's parts name a file the client may serve: no dotfile, no build input."""
+    return not any(part.startswith(".") or part in HIDDEN for part in parts)
+
+
 class ClientFiles(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
-        parts = PurePosixPath(path.replace("\\", "/")).parts
-        if any(part.startswith(".") or part in HIDDEN for part in parts):
+        if not is_served(PurePosixPath(path.replace("\\", "/")).parts):
             raise HTTPException(status_code=404)
         return await super().get_response(path, scope)
 
